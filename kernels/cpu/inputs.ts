@@ -1,0 +1,115 @@
+// Input checking and classification shared by the RankSort, AP and aLRP kernels.
+// Every rejected input throws a RankSortInputError that names the tensor, the index and the value.
+
+export class RankSortInputError extends Error {
+  override name = "RankSortInputError";
+}
+
+/** Which target values count as positives for a loss. */
+export type PositiveRule = "greater-than-zero" | "exactly-one";
+
+export interface Classified {
+  /** Flattened index of every positive, in flattened order. */
+  positiveIndex: Int32Array;
+  /** Logit of each positive (flattened order), as float64. */
+  positiveLogit: Float64Array;
+  /** Target of each positive (flattened order), as float64. */
+  positiveTarget: Float64Array;
+  /** Smallest positive logit (NaN when there is no positive). */
+  minPositiveLogit: number;
+}
+
+type NumericArray = Float32Array | Float64Array | ArrayLike<number>;
+
+/** Copy to a Float32Array unless it already is one; float32 is the storage type of the reference. */
+export function asFloat32(name: string, values: NumericArray): Float32Array {
+  if (values instanceof Float32Array) return values;
+  if (values == null || typeof (values as ArrayLike<number>).length !== "number") {
+    throw new RankSortInputError(`${name} must be a Float32Array or an array of numbers, got ${typeof values}`);
+  }
+  return Float32Array.from(values as ArrayLike<number>);
+}
+
+export function checkDelta(delta: number, lossName: string): number {
+  if (typeof delta !== "number" || !Number.isFinite(delta) || delta < 0) {
+    throw new RankSortInputError(`${lossName}: delta must be a finite number >= 0, got ${delta}`);
+  }
+  return delta;
+}
+
+export function checkEps(eps: number, lossName: string): number {
+  if (typeof eps !== "number" || !Number.isFinite(eps) || eps < 0) {
+    throw new RankSortInputError(`${lossName}: eps must be a finite number >= 0, got ${eps}`);
+  }
+  return eps;
+}
+
+/**
+ * Validate logits/targets and collect the positives.
+ * Targets: positive by `rule`; exactly 0 is a negative; any value < 0 (−1 by convention) is ignored.
+ * NaN targets are rejected (the reference silently ignores them, which hides upstream bugs).
+ * Logits must be finite wherever the target is not ignored; ignored entries may hold anything.
+ */
+export function classify(
+  lossName: string,
+  logits: Float32Array,
+  targets: Float32Array,
+  rule: PositiveRule,
+): Classified {
+  const n = logits.length;
+  if (n === 0) throw new RankSortInputError(`${lossName}: logits is empty (expected at least one element)`);
+  if (targets.length !== n) {
+    throw new RankSortInputError(
+      `${lossName}: logits has ${n} elements but targets has ${targets.length}; they must match element for element`,
+    );
+  }
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const t = targets[i]!;
+    if (t > 0) {
+      if (rule === "exactly-one" ? t !== 1 : t === Infinity) {
+        throw new RankSortInputError(
+          rule === "exactly-one"
+            ? `${lossName}: targets[${i}] = ${t}; expected 1 (positive), 0 (negative) or a negative value such as -1 (ignored)`
+            : `${lossName}: targets[${i}] = Infinity; positive targets must be finite (they are the sorting targets, e.g. IoUs)`,
+        );
+      }
+      count++;
+    } else if (t !== t) {
+      throw new RankSortInputError(`${lossName}: targets[${i}] is NaN; mark ignored entries with -1`);
+    } else if (t < 0) {
+      continue;
+    }
+    const s = logits[i]!;
+    if (!Number.isFinite(s)) {
+      throw new RankSortInputError(
+        `${lossName}: logits[${i}] = ${s} is not finite (targets[${i}] = ${t}); only ignored entries (target < 0) may hold non-finite logits`,
+      );
+    }
+  }
+  const positiveIndex = new Int32Array(count);
+  const positiveLogit = new Float64Array(count);
+  const positiveTarget = new Float64Array(count);
+  let min = Infinity;
+  for (let i = 0, p = 0; i < n; i++) {
+    const t = targets[i]!;
+    if (t > 0) {
+      const s = logits[i]!;
+      positiveIndex[p] = i;
+      positiveLogit[p] = s;
+      positiveTarget[p] = t;
+      if (s < min) min = s;
+      p++;
+    }
+  }
+  return { positiveIndex, positiveLogit, positiveTarget, minPositiveLogit: count > 0 ? min : NaN };
+}
+
+/**
+ * The reference's relevant-negative threshold: torch.min(fg_logits) - delta, evaluated in float32
+ * (torch casts the Python scalar to the tensor's float32 before subtracting).
+ * A negative with logit >= threshold is relevant.
+ */
+export function relevantThreshold(minPositiveLogit: number, delta: number): number {
+  return Math.fround(minPositiveLogit - Math.fround(delta));
+}

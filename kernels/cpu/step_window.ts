@@ -1,0 +1,99 @@
+// The smoothed step H(x) of the paper and the geometry of its windows over sorted positive logits.
+//
+// H(x) = clamp(x / (2δ) + 0.5, 0, 1) for δ > 0. It is piecewise linear: 1 for x ≥ δ, 0 for x ≤ −δ,
+// and α + β·x in between (α = 0.5, β = 1/(2δ)). For δ = 0 it is a step whose value at x = 0 is
+// `tieValue` (RankSort: 1, from `x >= 0`; AP/aLRP: 0.5, the δ → 0 limit, see the kernel doc), so
+// the "window" is the set of exact ties with constant weight α = tieValue and β = 0.
+//
+// All logits are centred on the smallest positive logit before any sum is formed: relevant
+// values then lie near 0, which keeps prefix sums free of cancellation at detection sizes.
+
+export interface StepShape {
+  readonly delta: number;
+  /** Window weight at x = 0 offset: H(x) = alpha + beta·x inside the window. */
+  readonly alpha: number;
+  readonly beta: number;
+}
+
+export function stepShape(delta: number, tieValue: number): StepShape {
+  return delta > 0 ? { delta, alpha: 0.5, beta: 1 / (2 * delta) } : { delta: 0, alpha: tieValue, beta: 0 };
+}
+
+/** Plain evaluation of H, used where a single value is needed. */
+export function stepValue(shape: StepShape, x: number): number {
+  if (shape.delta > 0) {
+    const h = shape.alpha + shape.beta * x;
+    return h <= 0 ? 0 : h >= 1 ? 1 : h;
+  }
+  return x > 0 ? 1 : x < 0 ? 0 : shape.alpha;
+}
+
+/** Number of entries of ascending `a` that are < x. */
+export function countLess(a: Float64Array, x: number): number {
+  const n = a.length;
+  if (n === 0 || x <= a[0]!) return 0;
+  if (x > a[n - 1]!) return n;
+  let lo = 1;
+  let hi = n - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Number of entries of ascending `a` that are <= x. */
+export function countLessOrEqual(a: Float64Array, x: number): number {
+  const n = a.length;
+  if (n === 0 || x < a[0]!) return 0;
+  if (x >= a[n - 1]!) return n;
+  let lo = 1;
+  let hi = n - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Positives sorted by logit (ascending; ties keep flattened order), centred on the smallest one.
+ * `sorted[r]` is the centred logit of the positive of rank r; `order[r]` its positive ordinal;
+ * `rankOf[p]` the rank of positive ordinal p.
+ */
+export interface SortedPositives {
+  readonly centre: number;
+  readonly sorted: Float64Array;
+  readonly order: Int32Array;
+  readonly rankOf: Int32Array;
+}
+
+export function sortPositives(positiveLogit: Float64Array): SortedPositives {
+  const count = positiveLogit.length;
+  const order = new Int32Array(count);
+  for (let p = 0; p < count; p++) order[p] = p;
+  order.sort((a, b) => positiveLogit[a]! - positiveLogit[b]! || a - b);
+  const centre = count > 0 ? positiveLogit[order[0]!]! : 0;
+  const sorted = new Float64Array(count);
+  const rankOf = new Int32Array(count);
+  for (let r = 0; r < count; r++) {
+    const p = order[r]!;
+    sorted[r] = positiveLogit[p]! - centre;
+    rankOf[p] = r;
+  }
+  return { centre, sorted, order, rankOf };
+}
+
+/**
+ * Ranks [lo, hi) of the positives whose centred logit q satisfies |q − v| < δ (δ > 0), or q == v
+ * (δ = 0). Below lo, H(v − q) = 1 and H(q − v) = 0; from hi on, the opposite.
+ */
+export function windowLow(sorted: Float64Array, shape: StepShape, v: number): number {
+  return shape.delta > 0 ? countLessOrEqual(sorted, v - shape.delta) : countLess(sorted, v);
+}
+
+export function windowHigh(sorted: Float64Array, shape: StepShape, v: number): number {
+  return shape.delta > 0 ? countLess(sorted, v + shape.delta) : countLessOrEqual(sorted, v);
+}

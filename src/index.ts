@@ -1,0 +1,14 @@
+// ranksort: Rank & Sort Loss (and AP / aLRP) for TypeScript on ONNX Runtime.
+export {
+  alrpLoss,
+  apLoss,
+  rankSortLoss,
+  RankSortInputError,
+  type ALRPLossOptions,
+  type ALRPLossResult,
+  type APLossOptions,
+  type APLossResult,
+  type RankSortOptions,
+  type RankSortResult,
+} from "../kernels/cpu/index.ts";
+export { readCase, type LossCase } from "./cases/golden_case.ts";
