@@ -13,7 +13,18 @@ Inputs are raw little-endian float32 files (no header):
                         ap/alrp: 1 positives, 0 negatives; anything else ignored)
   --regression-losses  P values, one per positive in flattened order (alrp only)
 
-Output: a single JSON line on stdout (see ``main``).
+Output: a single JSON line on stdout:
+  {"loss": "rank_sort"|"ap"|"alrp",
+   "seconds": setup + loop wall time (file reading excluded); when
+              "extrapolated", setup + loop_time * positives / positives_timed
+              + post-loop time,
+   "positives_timed": k, "positives": P, "extrapolated": bool,
+   "setup_seconds": time before the first loop iteration,
+   rank_sort: "ranking_loss", "sorting_loss";  ap/alrp: "loss_value",
+   "grad_sum", "grad_abs_sum" (float64 sums of the float32 gradient),
+   "numel", "relevant_negatives", "delta", "threads", "torch"}
+  Loss values and grad sums are null when extrapolated (the loop was cut).
+  --max-seconds <= 0 disables early stopping.
 
 Usage:
   python3 bench/torch_reference.py --loss rank_sort|ap|alrp \
@@ -42,12 +53,18 @@ DEFAULT_EPS = {"rank_sort": 1e-10, "alrp": 1e-5}
 class LoopBudget:
     """Wall-clock timer for the setup + per-positive loop.
 
-    ``tick(done)`` is called after each positive; it returns True when the
-    loop should stop early because the projected full time
-    (elapsed * total / done) exceeds ``max_seconds``. A non-positive
-    ``max_seconds`` disables early stopping. To avoid reacting to a noisy
-    first iteration, stopping also needs either 5 positives done or a
-    quarter of the budget already spent.
+    Created just before the loss function runs (after file reading).
+    The loss calls ``loop_started()`` once its setup (masks, selections,
+    allocations, argsort) is done, ``tick(done)`` after each positive, and
+    ``finish()`` after writing the gradient. ``tick`` returns True when the
+    loop should stop early: the projected full time exceeds ``max_seconds``
+    and at least 10% of ``max_seconds`` has been spent in the loop (so the
+    per-positive rate is not judged on a few noisy first iterations).
+    A non-positive ``max_seconds`` disables early stopping.
+
+    The projection is setup + loop_elapsed * total / done: every iteration
+    of the reference loop costs about the same (same vector lengths), while
+    the setup is paid once and is not scaled up.
     """
 
     def __init__(self, total, max_seconds):
@@ -56,30 +73,45 @@ class LoopBudget:
         self.done = 0
         self.stopped_early = False
         self.start = time.perf_counter()
+        self.loop_start = None
+        self.stop_time = None
         self.end = None
 
-    def elapsed(self):
-        end = self.end if self.end is not None else time.perf_counter()
-        return end - self.start
+    def loop_started(self):
+        self.loop_start = time.perf_counter()
+
+    def setup_seconds(self):
+        return (self.loop_start if self.loop_start is not None else self.start) - self.start
+
+    def _projection(self, now, done):
+        loop_elapsed = now - (self.loop_start if self.loop_start is not None else self.start)
+        return self.setup_seconds() + loop_elapsed * self.total / done, loop_elapsed
 
     def tick(self, done):
         self.done = done
         if self.max_seconds <= 0 or done >= self.total:
             return False
-        elapsed = time.perf_counter() - self.start
-        projected = elapsed * self.total / done
-        if projected > self.max_seconds and (done >= 5 or elapsed >= 0.25 * self.max_seconds):
+        now = time.perf_counter()
+        projected, loop_elapsed = self._projection(now, done)
+        if projected > self.max_seconds and loop_elapsed >= 0.1 * self.max_seconds:
             self.stopped_early = True
+            self.stop_time = now
             return True
         return False
 
     def finish(self):
         self.end = time.perf_counter()
 
+    def elapsed(self):
+        end = self.end if self.end is not None else time.perf_counter()
+        return end - self.start
+
     def seconds(self):
-        """Measured time, or the linear projection to all positives."""
-        if self.stopped_early and self.done > 0:
-            return self.elapsed() * self.total / self.done
+        """Measured time, or (when stopped early) the projection to all positives
+        plus the time spent after the loop writing the gradient."""
+        if self.stopped_early:
+            projected = self._projection(self.stop_time, self.done)[0]
+            return projected + (self.end - self.stop_time)
         return self.elapsed()
 
 
@@ -125,8 +157,10 @@ def rank_sort_loss(logits, targets, delta=0.5, eps=1e-10, budget=None):
         ranking_err = torch.zeros(num_pos, dtype=torch.float32)
         sorting_err = torch.zeros(num_pos, dtype=torch.float32)
 
+        order = torch.argsort(pos_logits)
         done = 0
-        for i in torch.argsort(pos_logits):
+        budget.loop_started()
+        for i in order:
             s_i = pos_logits[i]
             pos_rel = _step_relation(pos_logits - s_i, delta)  # includes i itself (H(0) = 0.5 or 1)
             neg_rel = _step_relation(relneg_logits - s_i, delta)
@@ -186,8 +220,10 @@ def ap_loss(logits, targets, delta=1.0, budget=None):
         precision = torch.zeros(num_pos, dtype=torch.float32)
         best_prec = 0
 
+        order = torch.argsort(pos_logits)
         done = 0
-        for i in torch.argsort(pos_logits):
+        budget.loop_started()
+        for i in order:
             s_i = pos_logits[i]
             pos_rel = _step_relation(pos_logits - s_i, delta)
             pos_rel[i] = 0
@@ -245,8 +281,10 @@ def alrp_loss(logits, targets, regression_losses, delta=1.0, eps=1e-5, budget=No
         ranks = torch.zeros(num_pos, dtype=torch.float32)
         precision = torch.zeros(num_pos, dtype=torch.float32)
 
+        order = torch.argsort(pos_logits)
         done = 0
-        for i in torch.argsort(pos_logits):
+        budget.loop_started()
+        for i in order:
             s_i = pos_logits[i]
             pos_rel = _step_relation(pos_logits - s_i, delta)
             pos_rel[i] = 0
@@ -336,6 +374,7 @@ def run(args):
         "positives_timed": res["positives_done"],
         "positives": res["positives"],
         "extrapolated": extrapolated,
+        "setup_seconds": budget.setup_seconds(),
     }
     if args.loss == "rank_sort":
         out["ranking_loss"] = None if extrapolated else res["ranking_loss"]

@@ -12,6 +12,7 @@ import sys
 
 import torch
 
+sys.dont_write_bytecode = True  # leave no __pycache__ next to the script
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_reference import alrp_loss, ap_loss, rank_sort_loss  # noqa: E402
 

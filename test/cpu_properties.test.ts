@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { alrpLoss, apLoss, rankSortLoss, RankSortInputError } from "../src/index.ts";
 import { mulberry32, normal } from "../src/util/random.ts";
 import { maxToleranceRatio } from "./support/golden.ts";
-import { oracleALRP, oracleAP, oracleRankSort } from "./support/pairwise_oracle.ts";
+import { oracleALRP, oracleAP, oracleRankSort } from "../src/reference/pairwise.ts";
 
 interface RandomCase {
   logits: Float32Array;

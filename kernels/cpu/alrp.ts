@@ -94,7 +94,7 @@ export function alrpLoss(
       negWeight[r] = -g / falsePos;
     }
   }
-  scatterToNegatives(x, t, threshold, sp, shape, negWeight, invP, [grad]);
+  scatterToNegatives(x, t, threshold, sp, shape, fp, negWeight, invP, grad);
   return {
     loss: 1 - precisionSum * invP,
     grad,

@@ -66,6 +66,6 @@ export function apLoss(
     precisionSum += maxPrecision;
     grad[pos.positiveIndex[sp.order[r]!]!] = -(1 - maxPrecision) * invP;
   }
-  scatterToNegatives(x, t, threshold, sp, shape, negWeight, invP, [grad]);
+  scatterToNegatives(x, t, threshold, sp, shape, fp, negWeight, invP, grad);
   return { loss: 1 - precisionSum * invP, grad, numPositives: P, numRelevantNegatives: fp.numRelevantNegatives };
 }

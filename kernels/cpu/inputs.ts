@@ -63,46 +63,48 @@ export function classify(
       `${lossName}: logits has ${n} elements but targets has ${targets.length}; they must match element for element`,
     );
   }
-  let count = 0;
+  // One pass: validate every entry and collect the positives (few, so a plain array is fine).
+  const found: number[] = [];
+  let min = Infinity;
   for (let i = 0; i < n; i++) {
     const t = targets[i]!;
-    if (t > 0) {
-      if (rule === "exactly-one" ? t !== 1 : t === Infinity) {
-        throw new RankSortInputError(
-          rule === "exactly-one"
-            ? `${lossName}: targets[${i}] = ${t}; expected 1 (positive), 0 (negative) or a negative value such as -1 (ignored)`
-            : `${lossName}: targets[${i}] = Infinity; positive targets must be finite (they are the sorting targets, e.g. IoUs)`,
-        );
-      }
-      count++;
-    } else if (t !== t) {
-      throw new RankSortInputError(`${lossName}: targets[${i}] is NaN; mark ignored entries with -1`);
-    } else if (t < 0) {
+    if (t === 0) {
+      if (!Number.isFinite(logits[i]!)) throw nonFiniteLogit(lossName, logits, i, t);
       continue;
     }
-    const s = logits[i]!;
-    if (!Number.isFinite(s)) {
-      throw new RankSortInputError(
-        `${lossName}: logits[${i}] = ${s} is not finite (targets[${i}] = ${t}); only ignored entries (target < 0) may hold non-finite logits`,
-      );
+    if (t > 0) {
+      if (rule === "exactly-one" ? t !== 1 : t === Infinity) throw badPositiveTarget(lossName, rule, i, t);
+      const s = logits[i]!;
+      if (!Number.isFinite(s)) throw nonFiniteLogit(lossName, logits, i, t);
+      if (s < min) min = s;
+      found.push(i);
+    } else if (t !== t) {
+      throw new RankSortInputError(`${lossName}: targets[${i}] is NaN; mark ignored entries with -1`);
     }
   }
-  const positiveIndex = new Int32Array(count);
+  const count = found.length;
+  const positiveIndex = Int32Array.from(found);
   const positiveLogit = new Float64Array(count);
   const positiveTarget = new Float64Array(count);
-  let min = Infinity;
-  for (let i = 0, p = 0; i < n; i++) {
-    const t = targets[i]!;
-    if (t > 0) {
-      const s = logits[i]!;
-      positiveIndex[p] = i;
-      positiveLogit[p] = s;
-      positiveTarget[p] = t;
-      if (s < min) min = s;
-      p++;
-    }
+  for (let p = 0; p < count; p++) {
+    positiveLogit[p] = logits[found[p]!]!;
+    positiveTarget[p] = targets[found[p]!]!;
   }
   return { positiveIndex, positiveLogit, positiveTarget, minPositiveLogit: count > 0 ? min : NaN };
+}
+
+function nonFiniteLogit(lossName: string, logits: Float32Array, i: number, t: number): RankSortInputError {
+  return new RankSortInputError(
+    `${lossName}: logits[${i}] = ${logits[i]} is not finite (targets[${i}] = ${t}); only ignored entries (target < 0) may hold non-finite logits`,
+  );
+}
+
+function badPositiveTarget(lossName: string, rule: PositiveRule, i: number, t: number): RankSortInputError {
+  return new RankSortInputError(
+    rule === "exactly-one"
+      ? `${lossName}: targets[${i}] = ${t}; expected 1 (positive), 0 (negative) or a negative value such as -1 (ignored)`
+      : `${lossName}: targets[${i}] = Infinity; positive targets must be finite (they are the sorting targets, e.g. IoUs)`,
+  );
 }
 
 /**

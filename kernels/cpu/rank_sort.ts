@@ -151,7 +151,7 @@ export function rankSortLoss(
     gradSorting[i] = gs;
     grad[i] = gr + gs;
   }
-  scatterToNegatives(x, t, threshold, sp, shape, negWeight, invP, [gradRanking, grad]);
+  scatterToNegatives(x, t, threshold, sp, shape, fp, negWeight, invP, gradRanking, grad);
 
   return {
     rankingLoss: rankingSum * invP,

@@ -2,8 +2,8 @@
 // lets every relevant negative contribute to every positive's false-positive count in O(log P).
 // See DERIVATION.md for the algebra.
 
-import { PrefixSums, type RangeSums } from "./range_sums.ts";
-import { type SortedPositives, type StepShape, windowHigh, windowLow } from "./step_window.ts";
+import type { RangeSums } from "./range_sums.ts";
+import { SearchGrid, type SortedPositives, type StepShape, windowHigh, windowLow } from "./step_window.ts";
 
 /** Channel layout of a RangeSums: `count` (1 per positive present), weight w, and w·q. */
 export interface WeightChannels {
@@ -58,7 +58,15 @@ export interface FalsePositiveCounts {
   /** Number of relevant negatives with H(s_k − s_r) > 0, by rank (exact; zero means FP_r == 0). */
   readonly contributing: Float64Array;
   readonly numRelevantNegatives: number;
+  /**
+   * Per logit: 0 when it is not a relevant negative, else 1 + lo·65536 + hi for its window [lo, hi)
+   * over positive ranks, so the gradient pass needs no second search. Absent when P > 65534.
+   */
+  readonly windows?: Uint32Array;
 }
+
+/** Largest P whose window bounds pack into FalsePositiveCounts.windows. */
+const MAX_PACKED_POSITIVES = 65534;
 
 // Knuth's TwoSum, accumulating the rounding error into a second array: each bin holds a
 // double-double sum, so millions of logits add up without losing the small window terms.
@@ -92,6 +100,16 @@ export function falsePositiveCounts(
   const startLo = new Float64Array(P + 1);
   const endHi = new Float64Array(P + 1);
   const endLo = new Float64Array(P + 1);
+  // Two cases dominate real data and are kept in registers instead of histogram bins: a window that
+  // covers every positive (early training: all logits bunched together), and no contribution at all.
+  const delta = shape.delta;
+  const hard = delta === 0;
+  const qLast = sorted[P - 1]!; // sorted[0] is 0: logits are centred on the smallest positive
+  const grid = new SearchGrid(sorted);
+  const windows = P <= MAX_PACKED_POSITIVES ? new Uint32Array(logits.length) : undefined;
+  let coverAll = 0;
+  let coverAllHi = 0;
+  let coverAllLo = 0;
   let relevant = 0;
   const n = logits.length;
   for (let k = 0; k < n; k++) {
@@ -99,8 +117,24 @@ export function falsePositiveCounts(
     if (targets[k] !== 0 || !(s >= threshold)) continue;
     relevant++;
     const v = s - centre;
-    const lo = windowLow(sorted, shape, v);
-    const hi = windowHigh(sorted, shape, v);
+    // windowHigh/windowLow with their common outcomes decided inline (this loop is the hot path).
+    const up = v + delta;
+    const hi = up > qLast || (hard && up === qLast) ? P : up < 0 || (!hard && up === 0) ? 0 : hard ? grid.countLessOrEqual(up) : grid.countLess(up);
+    if (hi === 0) {
+      if (windows) windows[k] = 1;
+      continue;
+    }
+    const down = v - delta;
+    const lo = down < 0 || (hard && down === 0) ? 0 : hard ? grid.countLess(down) : grid.countLessOrEqual(down);
+    if (windows) windows[k] = 1 + lo * 65536 + hi;
+    if (lo === 0 && hi === P) {
+      coverAll++;
+      const t = coverAllHi + v;
+      const bb = t - coverAllHi;
+      coverAllLo += coverAllHi - (t - bb) + (v - bb);
+      coverAllHi = t;
+      continue;
+    }
     fullStart[lo]!++;
     if (lo < hi) {
       windowStart[lo]!++;
@@ -109,6 +143,10 @@ export function falsePositiveCounts(
       addCompensated(endHi, endLo, hi, v);
     }
   }
+  windowStart[0]! += coverAll;
+  windowEnd[P]! += coverAll;
+  addCompensated(startHi, startLo, 0, coverAllHi);
+  addCompensated(startHi, startLo, 0, coverAllLo);
   const falsePositives = new Float64Array(P);
   const contributing = new Float64Array(P);
   // Full region: positive r counts negatives with lo > r (suffix sum).
@@ -124,8 +162,7 @@ export function falsePositiveCounts(
   let sumLo = 0;
   for (let r = 0; r < P; r++) {
     count += windowStart[r]! - windowEnd[r]!;
-    const add = [startHi[r]!, startLo[r]!, -endHi[r]!, -endLo[r]!];
-    for (const x of add) {
+    for (const x of [startHi[r]!, startLo[r]!, -endHi[r]!, -endLo[r]!]) {
       const s = sumHi + x;
       const bb = s - sumHi;
       sumLo += sumHi - (s - bb) + (x - bb);
@@ -137,44 +174,75 @@ export function falsePositiveCounts(
       contributing[r]! += count;
     }
   }
-  return { falsePositives, contributing, numRelevantNegatives: relevant };
+  return { falsePositives, contributing, numRelevantNegatives: relevant, windows };
 }
 
 /**
- * Gradient of every relevant negative k: scale · Σ_r weight_r · H(s_k − s_r), written to each
- * output array. Shared by RankSort, AP and aLRP (they differ only in the per-positive weight).
+ * Gradient of every relevant negative k: scale · Σ_r weight_r · H(s_k − s_r), written to `out` (and
+ * `alsoTo` when given). Shared by RankSort, AP and aLRP (they differ only in the per-positive weight).
+ * Reuses the window bounds of the false-positive pass when it recorded them.
+ * Inlined rather than calling sumStepBelow: this loop runs once per logit (up to 1e7 times).
  */
-// Inlined rather than calling sumStepBelow: this loop runs once per logit (up to 1e7 times).
 export function scatterToNegatives(
   logits: Float32Array,
   targets: Float32Array,
   threshold: number,
   sp: SortedPositives,
   shape: StepShape,
+  fp: FalsePositiveCounts,
   weight: Float64Array,
   scale: number,
-  outputs: Float32Array[],
+  out: Float32Array,
+  alsoTo?: Float32Array,
 ): void {
   const P = weight.length;
   const q = sp.sorted;
-  const weightTimesLogit = new Float64Array(P);
-  for (let r = 0; r < P; r++) weightTimesLogit[r] = weight[r]! * q[r]!;
-  const sums = new PrefixSums([weight, weightTimesLogit]);
+  // Prefix sums of w and w·q, pre-scaled so the loop does no extra multiply.
+  const W = new Float64Array(P + 1);
+  const WQ = new Float64Array(P + 1);
+  for (let r = 0; r < P; r++) {
+    W[r + 1] = W[r]! + weight[r]! * scale;
+    WQ[r + 1] = WQ[r]! + weight[r]! * scale * q[r]!;
+  }
   const centre = sp.centre;
-  const { alpha, beta } = shape;
+  const { alpha, beta, delta } = shape;
+  const hard = delta === 0;
+  const qLast = q[P - 1]!;
+  const windows = fp.windows;
+  const grid = windows ? undefined : new SearchGrid(q);
+  // A window over every positive is the common case early in training: g = base + slope·v.
+  const coverAllBase = alpha * W[P]! - beta * WQ[P]!;
+  const coverAllSlope = beta * W[P]!;
   const n = logits.length;
   for (let k = 0; k < n; k++) {
-    const s = logits[k]!;
-    if (targets[k] !== 0 || !(s >= threshold)) continue;
-    const v = s - centre;
-    const lo = windowLow(q, shape, v);
-    const hi = windowHigh(q, shape, v);
-    let g = sums.sum(0, 0, lo);
-    if (lo < hi) {
-      const w = sums.sum(0, lo, hi);
-      g += alpha * w + beta * (v * w - sums.sum(1, lo, hi));
+    let lo: number;
+    let hi: number;
+    let v: number;
+    if (windows) {
+      const code = windows[k]!;
+      if (code === 0) continue;
+      lo = (code - 1) >>> 16;
+      hi = (code - 1) & 0xffff;
+      v = logits[k]! - centre;
+    } else {
+      const s = logits[k]!;
+      if (targets[k] !== 0 || !(s >= threshold)) continue;
+      v = s - centre;
+      const up = v + delta;
+      hi = up > qLast || (hard && up === qLast) ? P : up < 0 || (!hard && up === 0) ? 0 : hard ? grid!.countLessOrEqual(up) : grid!.countLess(up);
+      const down = v - delta;
+      lo = down < 0 || (hard && down === 0) ? 0 : hard ? grid!.countLess(down) : grid!.countLessOrEqual(down);
     }
-    g *= scale;
-    for (const out of outputs) out[k] = g;
+    let g: number;
+    if (lo === 0 && hi === P) g = coverAllBase + coverAllSlope * v;
+    else {
+      g = W[lo]!;
+      if (lo < hi) {
+        const w = W[hi]! - g;
+        g += alpha * w + beta * (v * w - (WQ[hi]! - WQ[lo]!));
+      }
+    }
+    out[k] = g;
+    if (alsoTo) alsoTo[k] = g;
   }
 }

@@ -97,3 +97,66 @@ export function windowLow(sorted: Float64Array, shape: StepShape, v: number): nu
 export function windowHigh(sorted: Float64Array, shape: StepShape, v: number): number {
   return shape.delta > 0 ? countLess(sorted, v + shape.delta) : countLessOrEqual(sorted, v);
 }
+
+
+/**
+ * Counting searches over the sorted positives for query values inside (sorted[0], sorted[last]):
+ * a uniform grid of 2P cells narrows each search to one cell, so a search costs O(1) expected
+ * instead of ~log2(P) unpredictable branches. It runs twice per relevant negative per pass.
+ */
+export class SearchGrid {
+  private readonly invWidth: number;
+  private readonly width: number;
+  private readonly cells: number;
+  /** cellStart[b] = number of positives < b·width. */
+  private readonly cellStart: Int32Array;
+
+  constructor(private readonly sorted: Float64Array) {
+    const n = sorted.length;
+    const span = n > 0 ? sorted[n - 1]! - sorted[0]! : 0;
+    this.cells = span > 0 ? Math.max(1, Math.min(2 * n, 1 << 20)) : 1;
+    this.width = span > 0 ? span / this.cells : 1;
+    this.invWidth = 1 / this.width;
+    this.cellStart = new Int32Array(this.cells + 2);
+    const origin = n > 0 ? sorted[0]! : 0;
+    for (let b = 0, r = 0; b <= this.cells; b++) {
+      const edge = origin + b * this.width;
+      while (r < n && sorted[r]! < edge) r++;
+      this.cellStart[b] = r;
+    }
+    this.cellStart[this.cells + 1] = n;
+    this.origin = origin;
+  }
+
+  private readonly origin: number;
+
+  /** The cell b with origin + b·width ≤ x < origin + (b+1)·width (edges as stored). */
+  private cell(x: number): number {
+    let b = Math.floor((x - this.origin) * this.invWidth);
+    if (b < 0) b = 0;
+    else if (b > this.cells) b = this.cells;
+    while (b > 0 && x < this.origin + b * this.width) b--;
+    while (b < this.cells && x >= this.origin + (b + 1) * this.width) b++;
+    return b;
+  }
+
+  countLess(x: number): number {
+    const b = this.cell(x);
+    return lowerBoundIn(this.sorted, x, this.cellStart[b]!, this.cellStart[b + 1]!, false);
+  }
+
+  countLessOrEqual(x: number): number {
+    const b = this.cell(x);
+    return lowerBoundIn(this.sorted, x, this.cellStart[b]!, this.cellStart[b + 1]!, true);
+  }
+}
+
+/** First index in [lo, hi) whose value is not < x (or not <= x when inclusive); hi if none. */
+function lowerBoundIn(a: Float64Array, x: number, lo: number, hi: number, inclusive: boolean): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (inclusive ? a[mid]! <= x : a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

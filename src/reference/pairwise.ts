@@ -1,5 +1,6 @@
-// An independent, deliberately plain O(P·(P+N)) transcription of the three losses' semantics,
-// in float64, used only as an oracle for the fast kernels. It follows REFERENCE.md step by step.
+// The naive algorithm: a deliberately plain O(P·(P+N)) transcription of the three losses' semantics
+// in float64, following REFERENCE.md step by step. The tests use it as an independent oracle for the
+// fast kernels; the demo and the benchmark use it as the baseline.
 
 export interface OracleRankSort {
   rankingLoss: number;

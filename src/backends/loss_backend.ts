@@ -1,0 +1,35 @@
+// The interface every loss backend implements (CPU kernels here; WebGPU, CUDA and ONNX Runtime
+// paths plug in through the same registry), and the registry itself.
+
+import type { ALRPLossOptions, ALRPLossResult, APLossOptions, APLossResult, RankSortOptions, RankSortResult } from "../../kernels/cpu/index.ts";
+
+export interface LossBackend {
+  readonly name: string;
+  readonly description: string;
+  rankSort(logits: Float32Array, targets: Float32Array, opts: RankSortOptions): Promise<RankSortResult>;
+  ap(logits: Float32Array, targets: Float32Array, opts: APLossOptions): Promise<APLossResult>;
+  alrp(logits: Float32Array, targets: Float32Array, regressionLosses: Float32Array, opts: ALRPLossOptions): Promise<ALRPLossResult>;
+}
+
+export class BackendUnavailableError extends Error {
+  override name = "BackendUnavailableError";
+}
+
+const registry = new Map<string, () => Promise<LossBackend>>();
+
+/** Register a backend under `name`; `load` runs on first use (so GPU libraries load lazily). */
+export function registerBackend(name: string, load: () => Promise<LossBackend>): void {
+  registry.set(name, load);
+}
+
+export function backendNames(): string[] {
+  return [...registry.keys()];
+}
+
+export async function getBackend(name: string): Promise<LossBackend> {
+  const load = registry.get(name);
+  if (!load) {
+    throw new BackendUnavailableError(`unknown backend "${name}"; available: ${backendNames().join(", ")}`);
+  }
+  return load();
+}

@@ -1,0 +1,62 @@
+// The `ranksort` command line.
+
+import { RankSortInputError } from "../../kernels/cpu/inputs.ts";
+import { BackendUnavailableError } from "../backends/index.ts";
+import { CaseFormatError } from "../cases/golden_case.ts";
+import { UsageError } from "./usage_error.ts";
+
+interface Command {
+  summary: string;
+  usage(): Promise<string>;
+  run(argv: string[]): Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  loss: {
+    summary: "compute a loss and its gradient for a golden-format case file",
+    usage: async () => (await import("./commands/loss.ts")).lossUsage,
+    run: async (argv) => (await import("./commands/loss.ts")).lossCommand(argv),
+  },
+  demo: {
+    summary: "RS/AP/aLRP on a bundled detection-shaped case: losses, timings, naive comparison",
+    usage: async () => (await import("./commands/demo.ts")).demoUsage,
+    run: async (argv) => (await import("./commands/demo.ts")).demoCommand(argv),
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: ranksort <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nranksort <command> --help for a command's options`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`ranksort: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(await command.usage());
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    const known = e instanceof UsageError || e instanceof RankSortInputError || e instanceof CaseFormatError || e instanceof BackendUnavailableError;
+    const argError = (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    if (known || argError) {
+      console.error(`ranksort ${name}: ${(e as Error).message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}
