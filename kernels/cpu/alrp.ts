@@ -4,7 +4,8 @@
 
 import { asFloat32, checkDelta, checkEps, classify, RankSortInputError, relevantThreshold } from "./inputs.ts";
 import { PrefixSums } from "./range_sums.ts";
-import { falsePositiveCounts, scatterToNegatives, sumStepAbove } from "./step_sums.ts";
+import { sumStepAbove } from "./step_sums.ts";
+import { falsePositiveCounts, NegativeSegments, scatterToNegatives } from "./negative_segments.ts";
 import { sortPositives, stepShape, stepValue } from "./step_window.ts";
 import { AP_TIE_VALUE } from "./ap.ts";
 
@@ -73,7 +74,7 @@ export function alrpLoss(
   const unit = { count: 0, weight: 0, weightTimesLogit: 1 };
   const regWeighted = { count: 0, weight: 2, weightTimesLogit: 3 };
   const threshold = relevantThreshold(pos.minPositiveLogit, delta);
-  const fp = falsePositiveCounts(x, t, threshold, sp, shape);
+  const fp = falsePositiveCounts(x, t, threshold, new NegativeSegments(sp, shape), grad);
 
   const rank = new Float32Array(P);
   const negWeight = new Float64Array(P);
@@ -94,7 +95,7 @@ export function alrpLoss(
       negWeight[r] = -g / falsePos;
     }
   }
-  scatterToNegatives(x, t, threshold, sp, shape, fp, negWeight, invP, grad);
+  scatterToNegatives(x, t, threshold, fp, negWeight, invP, grad);
   return {
     loss: 1 - precisionSum * invP,
     grad,

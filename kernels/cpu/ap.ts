@@ -4,7 +4,8 @@
 
 import { asFloat32, checkDelta, classify, relevantThreshold } from "./inputs.ts";
 import { PrefixSums } from "./range_sums.ts";
-import { falsePositiveCounts, scatterToNegatives, sumStepAbove } from "./step_sums.ts";
+import { sumStepAbove } from "./step_sums.ts";
+import { falsePositiveCounts, NegativeSegments, scatterToNegatives } from "./negative_segments.ts";
 import { sortPositives, stepShape, stepValue } from "./step_window.ts";
 
 export interface APLossOptions {
@@ -45,7 +46,7 @@ export function apLoss(
   const all = new PrefixSums([new Float64Array(P).fill(1), q]);
   const unit = { count: 0, weight: 0, weightTimesLogit: 1 };
   const threshold = relevantThreshold(pos.minPositiveLogit, delta);
-  const fp = falsePositiveCounts(x, t, threshold, sp, shape);
+  const fp = falsePositiveCounts(x, t, threshold, new NegativeSegments(sp, shape), grad);
 
   // Ascending logit, running maximum of precision (ties have equal precision, so order among them
   // does not matter). Negatives get H/rank, scaled when the precision is not a new maximum.
@@ -66,6 +67,6 @@ export function apLoss(
     precisionSum += maxPrecision;
     grad[pos.positiveIndex[sp.order[r]!]!] = -(1 - maxPrecision) * invP;
   }
-  scatterToNegatives(x, t, threshold, sp, shape, fp, negWeight, invP, grad);
+  scatterToNegatives(x, t, threshold, fp, negWeight, invP, grad);
   return { loss: 1 - precisionSum * invP, grad, numPositives: P, numRelevantNegatives: fp.numRelevantNegatives };
 }

@@ -4,7 +4,8 @@
 
 import { asFloat32, checkDelta, checkEps, classify, relevantThreshold } from "./inputs.ts";
 import { FenwickSums, PrefixSums } from "./range_sums.ts";
-import { countStepAbove, falsePositiveCounts, scatterToNegatives, sumStepAbove, sumStepBelow } from "./step_sums.ts";
+import { countStepAbove, sumStepAbove, sumStepBelow } from "./step_sums.ts";
+import { falsePositiveCounts, NegativeSegments, scatterToNegatives } from "./negative_segments.ts";
 import { sortPositives, stepShape } from "./step_window.ts";
 
 export interface RankSortOptions {
@@ -88,7 +89,7 @@ export function rankSortLoss(
   }
 
   const threshold = relevantThreshold(pos.minPositiveLogit, delta);
-  const fp = falsePositiveCounts(x, t, threshold, sp, shape);
+  const fp = falsePositiveCounts(x, t, threshold, new NegativeSegments(sp, shape), gradRanking);
 
   // Target sorting terms: sums over positives with t_j ≥ t_i, by a sweep in descending target.
   const groups = groupsByDescendingTarget(target);
@@ -151,7 +152,7 @@ export function rankSortLoss(
     gradSorting[i] = gs;
     grad[i] = gr + gs;
   }
-  scatterToNegatives(x, t, threshold, sp, shape, fp, negWeight, invP, gradRanking, grad);
+  scatterToNegatives(x, t, threshold, fp, negWeight, invP, gradRanking, grad);
 
   return {
     rankingLoss: rankingSum * invP,

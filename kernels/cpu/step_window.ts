@@ -100,63 +100,72 @@ export function windowHigh(sorted: Float64Array, shape: StepShape, v: number): n
 
 
 /**
- * Counting searches over the sorted positives for query values inside (sorted[0], sorted[last]):
- * a uniform grid of 2P cells narrows each search to one cell, so a search costs O(1) expected
- * instead of ~log2(P) unpredictable branches. It runs twice per relevant negative per pass.
+ * Counting searches over a sorted array for query values inside its range: a uniform grid of 4n
+ * cells answers most queries from an empty cell with no comparison against the data, so a search
+ * costs O(1) expected instead of ~log2(n) unpredictable branches. Clustered values fall back to a
+ * binary search inside their cell.
  */
 export class SearchGrid {
-  private readonly invWidth: number;
-  private readonly width: number;
   private readonly cells: number;
-  /** cellStart[b] = number of positives < b·width. */
-  private readonly cellStart: Int32Array;
+  private readonly origin: number;
+  private readonly invWidth: number;
+  /** edge[b] = origin + b·width, b ∈ [0, cells]. */
+  private readonly edge: Float64Array;
+  /** start[b] = number of values < edge[b]; start[cells] = n (the last cell runs to the end). */
+  private readonly start: Int32Array;
 
   constructor(private readonly sorted: Float64Array) {
     const n = sorted.length;
     const span = n > 0 ? sorted[n - 1]! - sorted[0]! : 0;
-    this.cells = span > 0 ? Math.max(1, Math.min(2 * n, 1 << 20)) : 1;
-    this.width = span > 0 ? span / this.cells : 1;
-    this.invWidth = 1 / this.width;
-    this.cellStart = new Int32Array(this.cells + 2);
-    const origin = n > 0 ? sorted[0]! : 0;
-    for (let b = 0, r = 0; b <= this.cells; b++) {
-      const edge = origin + b * this.width;
-      while (r < n && sorted[r]! < edge) r++;
-      this.cellStart[b] = r;
+    this.cells = span > 0 ? Math.max(1, Math.min(4 * n, 1 << 22)) : 1;
+    this.origin = n > 0 ? sorted[0]! : 0;
+    const width = span > 0 ? span / this.cells : 1;
+    this.invWidth = 1 / width;
+    this.edge = new Float64Array(this.cells + 1);
+    this.start = new Int32Array(this.cells + 1);
+    for (let b = 0, r = 0; b < this.cells; b++) {
+      const e = this.origin + b * width;
+      this.edge[b] = e;
+      while (r < n && sorted[r]! < e) r++;
+      this.start[b] = r;
     }
-    this.cellStart[this.cells + 1] = n;
-    this.origin = origin;
+    this.edge[this.cells] = Infinity;
+    this.start[this.cells] = n;
   }
 
-  private readonly origin: number;
-
-  /** The cell b with origin + b·width ≤ x < origin + (b+1)·width (edges as stored). */
+  /** The cell b with edge[b] ≤ x < edge[b+1] (cell 0 for x below the origin). */
   private cell(x: number): number {
+    const last = this.cells - 1;
     let b = Math.floor((x - this.origin) * this.invWidth);
-    if (b < 0) b = 0;
-    else if (b > this.cells) b = this.cells;
-    while (b > 0 && x < this.origin + b * this.width) b--;
-    while (b < this.cells && x >= this.origin + (b + 1) * this.width) b++;
+    b = b < 0 ? 0 : b > last ? last : b;
+    while (b > 0 && x < this.edge[b]!) b--;
+    while (b < last && x >= this.edge[b + 1]!) b++;
     return b;
   }
 
   countLess(x: number): number {
     const b = this.cell(x);
-    return lowerBoundIn(this.sorted, x, this.cellStart[b]!, this.cellStart[b + 1]!, false);
+    let lo = this.start[b]!;
+    let hi = this.start[b + 1]!;
+    const a = this.sorted;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   countLessOrEqual(x: number): number {
     const b = this.cell(x);
-    return lowerBoundIn(this.sorted, x, this.cellStart[b]!, this.cellStart[b + 1]!, true);
+    let lo = this.start[b]!;
+    let hi = this.start[b + 1]!;
+    const a = this.sorted;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid]! <= x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
-}
-
-/** First index in [lo, hi) whose value is not < x (or not <= x when inclusive); hi if none. */
-function lowerBoundIn(a: Float64Array, x: number, lo: number, hi: number, inclusive: boolean): number {
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (inclusive ? a[mid]! <= x : a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

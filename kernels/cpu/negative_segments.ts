@@ -1,0 +1,235 @@
+// The two passes over the logits that involve the (up to millions of) relevant negatives, each in
+// O(1) expected time per negative. See DERIVATION.md, "Negatives".
+//
+// For a negative with centred logit v, the positives split into ranks [0, lo) with H(v − q) = 1,
+// a window [lo, hi) with H(v − q) = α + β(v − q), and [hi, P) with H = 0. As v grows, lo and hi only
+// grow, each by one at one of 2P breakpoints, so the sorted breakpoints cut the line into 2P + 1
+// segments on which (lo, hi) is constant — and segment s has lo + hi = s. One search per negative
+// finds its segment; the false-positive pass then only counts and sums v per segment, and the
+// gradient pass is g = A_s + B_s·v.
+
+import { SearchGrid, type SortedPositives, type StepShape } from "./step_window.ts";
+
+/** The next float64 above x (x finite): turns a strict "e < v" into "nextUp(e) <= v". */
+function nextUp(x: number): number {
+  if (x === 0) return Number.MIN_VALUE;
+  const f = new Float64Array([x]);
+  const bits = new BigInt64Array(f.buffer);
+  bits[0] = bits[0]! + (x > 0 ? 1n : -1n);
+  return f[0]!;
+}
+
+export class NegativeSegments {
+  /** Sorted breakpoints: segment(v) = number of breakpoints <= v. */
+  private readonly edges: Float64Array;
+  private readonly grid: SearchGrid;
+  /** lo and hi of each segment s ∈ [0, 2P]. */
+  readonly lo: Int32Array;
+  readonly hi: Int32Array;
+  /** The segment whose window covers every positive (lo = 0, hi = P), and the v-range that lands in it. */
+  readonly coverAllFrom: number;
+  readonly coverAllBelow: number;
+
+  constructor(
+    readonly sp: SortedPositives,
+    readonly shape: StepShape,
+  ) {
+    const q = sp.sorted;
+    const P = q.length;
+    const d = shape.delta;
+    // lo(v) = #{r: lowEdge_r <= v}, hi(v) = #{r: highEdge_r <= v}.
+    //   δ > 0: q_r ≤ v − δ  ⇔ q_r + δ ≤ v;   q_r < v + δ ⇔ nextUp(q_r − δ) ≤ v.
+    //   δ = 0: q_r < v      ⇔ nextUp(q_r) ≤ v;  q_r ≤ v.
+    // (For δ > 0 the re-association rounds differently at the very edge, where H is continuous.)
+    const lowEdge = q.map((x) => (d > 0 ? x + d : nextUp(x)));
+    const highEdge = q.map((x) => (d > 0 ? nextUp(x - d) : x));
+    // Merge the two sorted edge lists; after i edges, a are low edges and b high edges.
+    this.edges = new Float64Array(2 * P);
+    this.lo = new Int32Array(2 * P + 1);
+    this.hi = new Int32Array(2 * P + 1);
+    for (let i = 0, a = 0, b = 0; i < 2 * P; i++) {
+      const takeLow = b >= P || (a < P && lowEdge[a]! <= highEdge[b]!);
+      this.edges[i] = takeLow ? lowEdge[a++]! : highEdge[b++]!;
+      this.lo[i + 1] = a;
+      this.hi[i + 1] = b;
+    }
+    this.grid = new SearchGrid(this.edges);
+    this.coverAllFrom = highEdge[P - 1]!;
+    this.coverAllBelow = lowEdge[0]!;
+  }
+
+  /** Segment of centred logit v. */
+  segment(v: number): number {
+    const e = this.edges;
+    const n = e.length;
+    if (v >= this.coverAllFrom && v < this.coverAllBelow) return e.length >>> 1; // lo = 0, hi = P
+    if (v < e[0]!) return 0;
+    if (v >= e[n - 1]!) return n;
+    return this.grid.countLessOrEqual(v);
+  }
+}
+
+export interface FalsePositiveCounts {
+  /** FP_r = Σ_{relevant negatives k} H(s_k − s_r), indexed by positive rank. */
+  readonly falsePositives: Float64Array;
+  readonly numRelevantNegatives: number;
+  readonly segments: NegativeSegments;
+  /**
+   * The caller's gradient array, holding each relevant negative's segment (exact as float32 while
+   * 2P + 1 ≤ 2^24) until the gradient pass overwrites it: the gradient pass then needs no search
+   * and no extra memory. Absent when P is too large; the gradient pass searches again.
+   */
+  readonly segmentScratch?: Float32Array;
+}
+
+const MAX_EXACT_FLOAT32_INTEGER = 2 ** 24;
+
+/**
+ * FP for every positive, from one pass over the relevant negatives: count and sum v per segment
+ * (sums as double-double, so millions of logits add up without losing the small window terms),
+ * then turn segments into difference histograms over positive ranks and sweep once.
+ */
+export function falsePositiveCounts(
+  logits: Float32Array,
+  targets: Float32Array,
+  threshold: number,
+  segments: NegativeSegments,
+  gradientOut: Float32Array,
+): FalsePositiveCounts {
+  const { sp, shape } = segments;
+  const P = sp.sorted.length;
+  const S = 2 * P + 1;
+  const centre = sp.centre;
+  const segCount = new Float64Array(S);
+  const segSumHi = new Float64Array(S);
+  const segSumLo = new Float64Array(S);
+  const scratch = S <= MAX_EXACT_FLOAT32_INTEGER ? gradientOut : undefined;
+  let relevant = 0;
+  // Early in training nearly every negative lands in the cover-all segment; its count and sum stay
+  // in registers (a memory-carried sum would serialise the loop on store-to-load latency).
+  const coverAll = P;
+  const { coverAllFrom, coverAllBelow } = segments;
+  let coverCount = 0;
+  let coverHi = 0;
+  let coverLo = 0;
+  const n = logits.length;
+  for (let k = 0; k < n; k++) {
+    const x = logits[k]!;
+    if (targets[k] !== 0 || !(x >= threshold)) continue;
+    const v = x - centre;
+    relevant++;
+    if (v >= coverAllFrom && v < coverAllBelow) {
+      if (scratch) scratch[k] = coverAll;
+      coverCount++;
+      const t = coverHi + v; // Knuth's TwoSum, the rounding error accumulating beside the sum
+      const bb = t - coverHi;
+      coverLo += coverHi - (t - bb) + (v - bb);
+      coverHi = t;
+      continue;
+    }
+    const s = segments.segment(v);
+    if (scratch) scratch[k] = s;
+    segCount[s]!++;
+    const a = segSumHi[s]!;
+    const t = a + v;
+    const bb = t - a;
+    segSumLo[s]! += a - (t - bb) + (v - bb);
+    segSumHi[s] = t;
+  }
+  segCount[coverAll]! += coverCount;
+  segSumHi[coverAll]! += coverHi;
+  segSumLo[coverAll]! += coverLo;
+
+  // Segments → difference histograms over positive ranks: a segment's negatives add 1 to ranks
+  // below lo and α + β(v − q_r) to ranks in [lo, hi).
+  const fullEnd = new Float64Array(P + 1);
+  const windowDelta = new Float64Array(P + 1);
+  const sumDeltaHi = new Float64Array(P + 1);
+  const sumDeltaLo = new Float64Array(P + 1);
+  for (let s = 0; s < S; s++) {
+    const count = segCount[s]!;
+    if (count === 0) continue;
+    const lo = segments.lo[s]!;
+    const hi = segments.hi[s]!;
+    fullEnd[lo]! += count;
+    if (lo < hi) {
+      windowDelta[lo]! += count;
+      windowDelta[hi]! -= count;
+      sumDeltaHi[lo]! += segSumHi[s]!;
+      sumDeltaLo[lo]! += segSumLo[s]!;
+      sumDeltaHi[hi]! -= segSumHi[s]!;
+      sumDeltaLo[hi]! -= segSumLo[s]!;
+    }
+  }
+  const falsePositives = new Float64Array(P);
+  let fullAbove = 0;
+  for (let r = P - 1; r >= 0; r--) {
+    fullAbove += fullEnd[r + 1]!;
+    falsePositives[r] = fullAbove;
+  }
+  let count = 0;
+  let sumHi = 0;
+  let sumLo = 0;
+  const q = sp.sorted;
+  for (let r = 0; r < P; r++) {
+    count += windowDelta[r]!;
+    for (const x of [sumDeltaHi[r]!, sumDeltaLo[r]!]) {
+      const t = sumHi + x;
+      const bb = t - sumHi;
+      sumLo += sumHi - (t - bb) + (x - bb);
+      sumHi = t;
+    }
+    // An empty window adds exactly nothing (FP_r = 0 must stay exactly 0 for the eps gate).
+    if (count > 0) falsePositives[r]! += shape.alpha * count + shape.beta * (sumHi + sumLo - q[r]! * count);
+  }
+  return { falsePositives, numRelevantNegatives: relevant, segments, segmentScratch: scratch };
+}
+
+/**
+ * Gradient of every relevant negative k: scale · Σ_r weight_r · H(s_k − s_r), written to `out` (and
+ * `alsoTo` when given). `out` may be the false-positive pass's segment scratch: each entry is read
+ * before it is overwritten. Shared by RankSort, AP and aLRP: they differ only in the per-positive weight.
+ * Per segment the sum is linear in v, g = A_s + B_s·v, so each negative costs one multiply-add.
+ */
+export function scatterToNegatives(
+  logits: Float32Array,
+  targets: Float32Array,
+  threshold: number,
+  fp: FalsePositiveCounts,
+  weight: Float64Array,
+  scale: number,
+  out: Float32Array,
+  alsoTo?: Float32Array,
+): void {
+  const { sp, shape, lo: segLo, hi: segHi } = fp.segments;
+  const P = weight.length;
+  const q = sp.sorted;
+  const W = new Float64Array(P + 1);
+  const WQ = new Float64Array(P + 1);
+  for (let r = 0; r < P; r++) {
+    W[r + 1] = W[r]! + weight[r]! * scale;
+    WQ[r + 1] = WQ[r]! + weight[r]! * scale * q[r]!;
+  }
+  const S = 2 * P + 1;
+  const A = new Float64Array(S);
+  const B = new Float64Array(S);
+  for (let s = 0; s < S; s++) {
+    const lo = segLo[s]!;
+    const hi = segHi[s]!;
+    const w = W[hi]! - W[lo]!;
+    A[s] = lo < hi ? W[lo]! + shape.alpha * w - shape.beta * (WQ[hi]! - WQ[lo]!) : W[lo]!;
+    B[s] = lo < hi ? shape.beta * w : 0;
+  }
+  const scratch = fp.segmentScratch;
+  const centre = sp.centre;
+  const n = logits.length;
+  for (let k = 0; k < n; k++) {
+    const x = logits[k]!;
+    if (targets[k] !== 0 || !(x >= threshold)) continue;
+    const v = x - centre;
+    const s = scratch ? scratch[k]! | 0 : fp.segments.segment(v);
+    const g = A[s]! + B[s]! * v;
+    out[k] = g;
+    if (alsoTo) alsoTo[k] = g;
+  }
+}
