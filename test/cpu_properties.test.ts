@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { alrpLoss, apLoss, rankSortLoss, RankSortInputError } from "../src/index.ts";
 import { mulberry32, normal } from "../src/util/random.ts";
+import { nextUp } from "../kernels/cpu/negative_segments.ts";
 import { maxToleranceRatio } from "./support/golden.ts";
 import { oracleALRP, oracleAP, oracleRankSort } from "../src/reference/pairwise.ts";
 
@@ -231,4 +232,16 @@ describe("zero positives and bad input", () => {
     expect(r.grad[1]).toBe(0);
     expect(r.grad[3]).toBe(0);
   });
+});
+
+test("nextUp returns the adjacent double above, across word carries and signs", () => {
+  const xs = [1, -1, 0.5, -0.5, 1e-300, -1e-300, 3.5, -4.9, 2 ** -1074, -(2 ** -1074), 1.7976931348623157e308 / 2, 0];
+  for (const x of xs) {
+    const y = nextUp(x);
+    expect(y).toBeGreaterThan(x);
+    const mid = x + (y - x) / 2;
+    expect(mid === x || mid === y).toBe(true);
+  }
+  expect(nextUp(1) - 1).toBe(2 ** -52);
+  expect(nextUp(-1) + 1).toBe(2 ** -53);
 });

@@ -10,13 +10,23 @@
 
 import { SearchGrid, type SortedPositives, type StepShape } from "./step_window.ts";
 
+const nextUpFloat = new Float64Array(1);
+const nextUpWords = new Uint32Array(nextUpFloat.buffer); // little-endian: [low, high]
+
 /** The next float64 above x (x finite): turns a strict "e < v" into "nextUp(e) <= v". */
-function nextUp(x: number): number {
+export function nextUp(x: number): number {
   if (x === 0) return Number.MIN_VALUE;
-  const f = new Float64Array([x]);
-  const bits = new BigInt64Array(f.buffer);
-  bits[0] = bits[0]! + (x > 0 ? 1n : -1n);
-  return f[0]!;
+  nextUpFloat[0] = x;
+  // Positive x: the bit pattern grows with the value; negative x: it shrinks.
+  const low = nextUpWords[0]!;
+  if (x > 0) {
+    nextUpWords[0] = low + 1; // wraps to 0 on overflow: carry into the high word
+    if (low === 0xffffffff) nextUpWords[1]!++;
+  } else {
+    nextUpWords[0] = low - 1;
+    if (low === 0) nextUpWords[1]!--;
+  }
+  return nextUpFloat[0]!;
 }
 
 export class NegativeSegments {

@@ -97,8 +97,15 @@ export function rankSortLoss(
   const sortDenom = new Float64Array(P); // Σ_{t_j < t_i} H_ij, the sorting pmf's denominator
   {
     const tree = new FenwickSums(P, 4);
+    const entry = new Float64Array(4);
     for (const group of groups) {
-      for (const r of group) tree.add(r, [1, q[r]!, miss[r]!, missTimesLogit[r]!]);
+      for (const r of group) {
+        entry[0] = 1;
+        entry[1] = q[r]!;
+        entry[2] = miss[r]!;
+        entry[3] = missTimesLogit[r]!;
+        tree.add(r, entry);
+      }
       for (const r of group) {
         const v = q[r]!;
         const targetRank = sumStepAbove(tree, unit, sp, shape, v);
@@ -137,9 +144,15 @@ export function rankSortLoss(
   {
     const tree = new FenwickSums(P, 3);
     const ch = { count: 0, weight: 1, weightTimesLogit: 2 };
+    const entry = new Float64Array(3);
     for (const group of groups) {
       for (const r of group) posSorting[r]! += sumStepBelow(tree, ch, sp, shape, q[r]!);
-      for (const r of group) tree.add(r, [1, sortWeight[r]!, sortWeight[r]! * q[r]!]);
+      for (const r of group) {
+        entry[0] = 1;
+        entry[1] = sortWeight[r]!;
+        entry[2] = sortWeight[r]! * q[r]!;
+        tree.add(r, entry);
+      }
     }
   }
 

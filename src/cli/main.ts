@@ -57,6 +57,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
+if ((import.meta as { main?: boolean }).main) {
   process.exitCode = await main(process.argv.slice(2));
 }
