@@ -100,72 +100,68 @@ export function windowHigh(sorted: Float64Array, shape: StepShape, v: number): n
 
 
 /**
- * Counting searches over a sorted array for query values inside its range: a uniform grid of 4n
- * cells answers most queries from an empty cell with no comparison against the data, so a search
- * costs O(1) expected instead of ~log2(n) unpredictable branches. Clustered values fall back to a
- * binary search inside their cell.
+ * Counting searches over a sorted array: a uniform grid of 8n cells over its range stores, per cell,
+ * how many values lie below the cell. That count is the answer unless a value lies between the cell
+ * edge and the query, which two comparisons detect and a short walk fixes; with 8 cells per value
+ * most cells are empty, so a search costs O(1) expected instead of ~log2(n) unpredictable branches.
+ * The walk falls back to binary search when values cluster.
  */
 export class SearchGrid {
   private readonly cells: number;
   private readonly origin: number;
   private readonly invWidth: number;
-  /** edge[b] = origin + b·width, b ∈ [0, cells]. */
-  private readonly edge: Float64Array;
-  /** start[b] = number of values < edge[b]; start[cells] = n (the last cell runs to the end). */
+  /** start[b] = number of values < origin + b·width. */
   private readonly start: Int32Array;
 
   constructor(private readonly sorted: Float64Array) {
     const n = sorted.length;
     const span = n > 0 ? sorted[n - 1]! - sorted[0]! : 0;
-    this.cells = span > 0 ? Math.max(1, Math.min(4 * n, 1 << 22)) : 1;
+    this.cells = span > 0 ? Math.max(1, Math.min(8 * n, 1 << 22)) : 1;
     this.origin = n > 0 ? sorted[0]! : 0;
     const width = span > 0 ? span / this.cells : 1;
     this.invWidth = 1 / width;
-    this.edge = new Float64Array(this.cells + 1);
     this.start = new Int32Array(this.cells + 1);
-    for (let b = 0, r = 0; b < this.cells; b++) {
-      const e = this.origin + b * width;
-      this.edge[b] = e;
-      while (r < n && sorted[r]! < e) r++;
+    for (let b = 0, r = 0; b <= this.cells; b++) {
+      const edge = this.origin + b * width;
+      while (r < n && sorted[r]! < edge) r++;
       this.start[b] = r;
     }
-    this.edge[this.cells] = Infinity;
-    this.start[this.cells] = n;
   }
 
-  /** The cell b with edge[b] ≤ x < edge[b+1] (cell 0 for x below the origin). */
-  private cell(x: number): number {
-    const last = this.cells - 1;
+  /** A guess at the answer from the grid: exact unless a value lies between the cell edge and x. */
+  private guess(x: number): number {
     let b = Math.floor((x - this.origin) * this.invWidth);
-    b = b < 0 ? 0 : b > last ? last : b;
-    while (b > 0 && x < this.edge[b]!) b--;
-    while (b < last && x >= this.edge[b + 1]!) b++;
-    return b;
+    b = b < 0 ? 0 : b > this.cells ? this.cells : b;
+    return this.start[b]!;
   }
 
-  countLess(x: number): number {
-    const b = this.cell(x);
-    let lo = this.start[b]!;
-    let hi = this.start[b + 1]!;
-    const a = this.sorted;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (a[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
+  /** Number of values <= x. */
   countLessOrEqual(x: number): number {
-    const b = this.cell(x);
-    let lo = this.start[b]!;
-    let hi = this.start[b + 1]!;
     const a = this.sorted;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (a[mid]! <= x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    const n = a.length;
+    let c = this.guess(x);
+    for (let steps = 0; c < n && a[c]! <= x; c++) if (++steps > 16) return boundFrom(a, x, c, n, true);
+    while (c > 0 && a[c - 1]! > x) c--;
+    return c;
   }
+
+  /** Number of values < x. */
+  countLess(x: number): number {
+    const a = this.sorted;
+    const n = a.length;
+    let c = this.guess(x);
+    for (let steps = 0; c < n && a[c]! < x; c++) if (++steps > 16) return boundFrom(a, x, c, n, false);
+    while (c > 0 && a[c - 1]! >= x) c--;
+    return c;
+  }
+}
+
+/** First index in [lo, hi) whose value is not < x (not <= x when inclusive); hi if none. */
+function boundFrom(a: Float64Array, x: number, lo: number, hi: number, inclusive: boolean): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (inclusive ? a[mid]! <= x : a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
