@@ -115,3 +115,26 @@ function badPositiveTarget(lossName: string, rule: PositiveRule, i: number, t: n
 export function relevantThreshold(minPositiveLogit: number, delta: number): number {
   return Math.fround(minPositiveLogit - Math.fround(delta));
 }
+
+/** Positives and relevant negatives of a case, by the same rules as the kernels (no validation). */
+export function countPositivesAndRelevant(
+  logits: Float32Array,
+  targets: Float32Array,
+  rule: PositiveRule,
+  delta: number,
+): { positives: number; relevantNegatives: number } {
+  let positives = 0;
+  let min = Infinity;
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i]!;
+    if (rule === "exactly-one" ? t === 1 : t > 0) {
+      positives++;
+      if (logits[i]! < min) min = logits[i]!;
+    }
+  }
+  if (positives === 0) return { positives, relevantNegatives: 0 };
+  const threshold = relevantThreshold(min, delta);
+  let relevantNegatives = 0;
+  for (let i = 0; i < targets.length; i++) if (targets[i] === 0 && logits[i]! >= threshold) relevantNegatives++;
+  return { positives, relevantNegatives };
+}

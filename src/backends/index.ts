@@ -2,5 +2,8 @@
 import { registerBackend } from "./loss_backend.ts";
 
 registerBackend("cpu", async () => (await import("./cpu.ts")).cpuBackend);
+registerBackend("ort-cpu", async () => (await import("./ort_hosts.ts")).ortCpuBackend());
+registerBackend("ort-wasm", async () => (await import("./ort_hosts.ts")).ortWasmBackend());
+registerBackend("ort-webgpu", async () => (await import("./ort_hosts.ts")).ortWebGpuBackend());
 
 export { backendNames, BackendUnavailableError, getBackend, registerBackend, type LossBackend } from "./loss_backend.ts";

@@ -3,6 +3,7 @@
 import { RankSortInputError } from "../../kernels/cpu/inputs.ts";
 import { BackendUnavailableError } from "../backends/index.ts";
 import { CaseFormatError } from "../cases/golden_case.ts";
+import { ModelFormatError } from "../onnx/model_io.ts";
 import { UsageError } from "./usage_error.ts";
 
 interface Command {
@@ -16,6 +17,11 @@ const commands: Record<string, Command> = {
     summary: "compute a loss and its gradient for a golden-format case file",
     usage: async () => (await import("./commands/loss.ts")).lossUsage,
     run: async (argv) => (await import("./commands/loss.ts")).lossCommand(argv),
+  },
+  "export-op": {
+    summary: "write a standalone .onnx model of one loss op (portable function body inside)",
+    usage: async () => (await import("./commands/export_op.ts")).exportOpUsage,
+    run: async (argv) => (await import("./commands/export_op.ts")).exportOpCommand(argv),
   },
   demo: {
     summary: "RS/AP/aLRP on a bundled detection-shaped case: losses, timings, naive comparison",
@@ -47,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (e) {
-    const known = e instanceof UsageError || e instanceof RankSortInputError || e instanceof CaseFormatError || e instanceof BackendUnavailableError;
+    const known = e instanceof UsageError || e instanceof RankSortInputError || e instanceof CaseFormatError || e instanceof BackendUnavailableError || e instanceof ModelFormatError;
     const argError = (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     if (known || argError) {
       console.error(`ranksort ${name}: ${(e as Error).message}`);

@@ -1,5 +1,5 @@
 // A standalone model around one loss op: inputs logits/targets (plus regression_losses), outputs the
-// losses and `grad` (unit upstream weights). Stock onnxruntime runs it with no ranksort code: the
+// losses and `grad` (unit upstream weights; RankSortLoss also gives its two parts). Stock onnxruntime runs it with no ranksort code: the
 // op's function body travels inside the model.
 
 import { float, GraphBuilder } from "../onnx/builder.ts";
@@ -27,6 +27,8 @@ export function standaloneLossModel(op: LossOpName, opts: StandaloneOptions = {}
     g.output(rl!, "ranking_loss", "float32", []);
     g.output(sl!, "sorting_loss", "float32", []);
     g.output(g.op1("Add", [gr!, gs!]), "grad", "float32", ["N"]);
+    g.output(gr!, "grad_ranking", "float32", ["N"]);
+    g.output(gs!, "grad_sorting", "float32", ["N"]);
   } else if (op === "APLoss") {
     const [loss, grad] = g.op(op, [logits, targets], attrs, { domain: DOMAIN, outputs: ["l", "g"] });
     g.output(loss!, "loss", "float32", []);

@@ -7,13 +7,15 @@ import { readCase } from "../../cases/golden_case.ts";
 import { writeFileAtomic } from "../../util/atomic_write.ts";
 import { UsageError } from "../usage_error.ts";
 
-export const lossUsage = `ranksort loss <case.json | case.json.gz> [--backend cpu] [--check] [--out FILE]
+export const lossUsage = `ranksort loss <case.json | case.json.gz> [--backend cpu|ort-cpu|ort-wasm|ort-webgpu] [--check] [--out FILE]
 
 Reads a case in the golden format (fields: loss = rank_sort | ap | alrp, params, logits, targets,
 regression_losses for alrp) and prints JSON shaped like the golden "outputs":
   rank_sort: {"ranking_loss", "sorting_loss", "grad"}   ap: {"loss", "grad"}
   alrp: {"loss", "grad", "rank", "order"}
-  --backend NAME   which implementation computes it (default cpu)
+  --backend NAME   which implementation computes it (default cpu): cpu = the TypeScript kernels;
+                   ort-cpu / ort-wasm / ort-webgpu = the ops' ONNX function bodies on onnxruntime-node
+                   (CPU EP) or onnxruntime-web (WASM EP, WebGPU EP where navigator.gpu exists)
   --check          compare with the case's own "outputs" within the golden tolerances;
                    prints the errors to stderr and exits 1 when outside them
   --out FILE       write the JSON to FILE (atomically) instead of stdout`;

@@ -60,7 +60,7 @@ export function alrpLossGradFunction(): FunctionProto {
   const targets = f.input("targets", "float32");
   const regression = f.input("regression_losses", "float32");
   const dLoss = f.input("d_loss", "float32");
-  const [, grad] = f.op("ALRPLoss", [logits, targets, regression], { delta: ref("delta"), eps: ref("eps") }, { domain: DOMAIN, outputs: ["l", "g"] });
+  const [, grad] = f.op("ALRPLoss", [logits, targets, regression], { delta: ref("delta"), eps: ref("eps") }, { domain: DOMAIN, outputs: ["l", "g", "r", "o"] });
   f.output(t.mul(grad!, dLoss), "d_logits");
   return f.build();
 }

@@ -1,0 +1,26 @@
+// onnxruntime hosts for the function-body backends: onnxruntime-node (CPU EP) and onnxruntime-web
+// (WASM EP; WebGPU EP where the host has navigator.gpu).
+
+import { BackendUnavailableError } from "./loss_backend.ts";
+import { type OrtLike, OrtLossBackend } from "./ort_loss.ts";
+
+export async function ortCpuBackend(): Promise<OrtLossBackend> {
+  const ort = (await import("onnxruntime-node")) as unknown as OrtLike;
+  return new OrtLossBackend("ort-cpu", "function bodies on onnxruntime-node, CPU execution provider", ort, { executionProviders: ["cpu"] });
+}
+
+export async function ortWasmBackend(): Promise<OrtLossBackend> {
+  const ort = (await import("onnxruntime-web")) as unknown as OrtLike & { env: { wasm: { numThreads: number } } };
+  return new OrtLossBackend("ort-wasm", "function bodies on onnxruntime-web, WASM execution provider", ort, { executionProviders: ["wasm"] });
+}
+
+export async function ortWebGpuBackend(): Promise<OrtLossBackend> {
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
+  if (!gpu || !(await gpu.requestAdapter())) {
+    throw new BackendUnavailableError(
+      "ort-webgpu needs WebGPU (navigator.gpu with an adapter): use Deno (Mesa lavapipe works without a GPU) or a browser",
+    );
+  }
+  const ort = (await import("onnxruntime-web/webgpu")) as unknown as OrtLike;
+  return new OrtLossBackend("ort-webgpu", "function bodies on onnxruntime-web, WebGPU execution provider", ort, { executionProviders: ["webgpu"] });
+}
