@@ -153,16 +153,29 @@ export interface OpOptions {
   dtype?: DTypeName;
 }
 
-/** Unique names for one graph and all its subgraphs (ONNX forbids shadowing outer-scope names). */
+/**
+ * Unique names for one graph and all its subgraphs (ONNX forbids shadowing outer-scope names).
+ * Values and nodes are separate namespaces, as in ONNX.
+ */
 export class NameAllocator {
   private readonly used = new Set<string>();
+  private readonly nodes = new Set<string>();
   private counter = 0;
 
-  /** A fresh name based on `hint`, never returned before. */
+  /** A fresh value name based on `hint`, never returned before. */
   fresh(hint: string): string {
+    return this.take(this.used, hint);
+  }
+
+  /** A fresh node name based on `hint`. */
+  freshNode(hint: string): string {
+    return this.take(this.nodes, hint);
+  }
+
+  private take(set: Set<string>, hint: string): string {
     let name = hint;
-    while (this.used.has(name)) name = `${hint}_${++this.counter}`;
-    this.used.add(name);
+    while (set.has(name)) name = `${hint}_${++this.counter}`;
+    set.add(name);
     return name;
   }
 
@@ -208,7 +221,7 @@ export class NodeEmitter {
     const node = create(NodeProtoSchema, {
       opType,
       domain,
-      name: opts.name ? this.fresh(opts.name) : this.fresh(`${opType}_node`),
+      name: this.names.freshNode(opts.name ?? `${opType}_node`),
       input: inputs.map((v) => (v === undefined ? "" : typeof v === "string" ? v : v.name)),
       output: outputNames,
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
@@ -226,7 +239,7 @@ export class NodeEmitter {
   constant(dtype: DTypeName, data: TypedArray | readonly number[], dims: readonly number[] = [], hint = "const"): Value {
     const name = this.fresh(hint);
     this.nodes.push(
-      create(NodeProtoSchema, { opType: "Constant", name: this.fresh(`${hint}_node`), output: [name], attribute: [attribute("value", tensorAttr(tensorProto(name, dtype, data, dims)))] }),
+      create(NodeProtoSchema, { opType: "Constant", name: this.names.freshNode(`${hint}_node`), output: [name], attribute: [attribute("value", tensorAttr(tensorProto(name, dtype, data, dims)))] }),
     );
     return { name, dtype, shape: dims };
   }
@@ -272,7 +285,7 @@ export class GraphBuilder extends NodeEmitter {
     let v = value;
     if (name !== value.name) {
       this.reserve(name);
-      this.nodes.push(create(NodeProtoSchema, { opType: "Identity", name: this.fresh(`${name}_identity`), input: [value.name], output: [name] }));
+      this.nodes.push(create(NodeProtoSchema, { opType: "Identity", name: this.names.freshNode(`${name}_identity`), input: [value.name], output: [name] }));
       v = { name, dtype, shape };
     }
     this.outputs.push(valueInfo(name, dtype, shape));
@@ -282,7 +295,7 @@ export class GraphBuilder extends NodeEmitter {
   /** Declare `value` an output under a fresh name based on `hint` (subgraph outputs need their own names). */
   outputFresh(value: Value, hint: string, dtype = value.dtype, shape = value.shape): Value {
     const name = this.fresh(hint);
-    this.nodes.push(create(NodeProtoSchema, { opType: "Identity", name: this.fresh(`${name}_identity`), input: [value.name], output: [name] }));
+    this.nodes.push(create(NodeProtoSchema, { opType: "Identity", name: this.names.freshNode(`${name}_identity`), input: [value.name], output: [name] }));
     this.outputs.push(valueInfo(name, dtype, shape));
     return { name, dtype, shape };
   }
@@ -357,7 +370,7 @@ export class FunctionBuilder extends NodeEmitter {
   output(value: Value, name: string): void {
     if (value.name !== name) {
       if (!this.reservedOutputNames.has(name)) this.reserve(name);
-      this.nodes.push(create(NodeProtoSchema, { opType: "Identity", name: this.fresh(`${name}_identity`), input: [value.name], output: [name] }));
+      this.nodes.push(create(NodeProtoSchema, { opType: "Identity", name: this.names.freshNode(`${name}_identity`), input: [value.name], output: [name] }));
     }
     this.outputNames.push(name);
   }

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Export small torchvision-style detectors to ONNX as test fixtures (random init; nothing downloads).
+
+Run with Debian's python3-torch / python3-torchvision (`apt-get install python3-torch
+python3-torchvision python3-onnx`):
+
+    /usr/bin/python3 models/export_fixtures.py [--out models/fixtures]
+
+Each model is a tiny conv backbone + torchvision's FeaturePyramidNetwork (FPN upsampling is Resize)
++ a torchvision detection head (FCOS: GroupNorm, convs shared across levels; RetinaNet), exported
+raw (per-level head outputs, no post-processing) — the part of a detector that training touches.
+One model is also saved with external data, to test that path. Python is a fixture tool only.
+"""
+
+import argparse
+import os
+from collections import OrderedDict
+
+import onnx
+import torch
+from torch import nn
+from torchvision.models.detection.fcos import FCOSHead
+from torchvision.models.detection.retinanet import RetinaNetHead
+from torchvision.ops import FeaturePyramidNetwork
+
+
+class TinyBackbone(nn.Module):
+    """Three stride-2 stages: features at strides 8, 16 and 32."""
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 2, 1), nn.ReLU(), nn.Conv2d(width, width, 3, 2, 1), nn.ReLU())
+        self.c3 = nn.Sequential(nn.Conv2d(width, width * 2, 3, 2, 1), nn.ReLU())
+        self.c4 = nn.Sequential(nn.Conv2d(width * 2, width * 4, 3, 2, 1), nn.ReLU())
+        self.c5 = nn.Sequential(nn.Conv2d(width * 4, width * 4, 3, 2, 1), nn.ReLU())
+        self.channels = [width * 2, width * 4, width * 4]
+
+    def forward(self, x):
+        x = self.stem(x)
+        c3 = self.c3(x)
+        c4 = self.c4(c3)
+        c5 = self.c5(c4)
+        return OrderedDict([("p3", c3), ("p4", c4), ("p5", c5)])
+
+
+class RawDetector(nn.Module):
+    """Backbone + FPN + head; returns each level's classification logits and box outputs."""
+
+    def __init__(self, head_kind: str, num_classes: int = 3, fpn_channels: int = 32):
+        super().__init__()
+        self.backbone = TinyBackbone()
+        self.fpn = FeaturePyramidNetwork(self.backbone.channels, fpn_channels)
+        if head_kind == "fcos":
+            self.head = FCOSHead(fpn_channels, num_anchors=1, num_classes=num_classes, num_convs=2)
+        else:
+            self.head = RetinaNetHead(fpn_channels, num_anchors=9, num_classes=num_classes)
+        self.head_kind = head_kind
+
+    def forward(self, images):
+        feats = list(self.fpn(self.backbone(images)).values())
+        if self.head_kind == "fcos":
+            cls = [self.head.classification_head.cls_logits(self._tower(self.head.classification_head.conv, f)) for f in feats]
+            reg_feats = [self._tower(self.head.regression_head.conv, f) for f in feats]
+            box = [self.head.regression_head.bbox_reg(f) for f in reg_feats]
+            ctr = [self.head.regression_head.bbox_ctrness(f) for f in reg_feats]
+            return tuple(cls + box + ctr)
+        cls = [self.head.classification_head.cls_logits(self.head.classification_head.conv(f)) for f in feats]
+        box = [self.head.regression_head.bbox_reg(self.head.regression_head.conv(f)) for f in feats]
+        return tuple(cls + box)
+
+    @staticmethod
+    def _tower(conv, f):
+        return conv(f)
+
+
+def export(model: nn.Module, path: str, size: int, external: bool = False) -> None:
+    model.eval()
+    x = torch.randn(1, 3, size, size)
+    n_out = len(model(x))
+    names = [f"out{i}" for i in range(n_out)]
+    torch.onnx.export(model, x, path, opset_version=17, input_names=["images"], output_names=names,
+                      do_constant_folding=False, training=torch.onnx.TrainingMode.TRAINING)
+    if external:
+        m = onnx.load(path)
+        onnx.save_model(m, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=os.path.basename(path) + ".data", size_threshold=1024)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "fixtures"))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    torch.manual_seed(0)
+    export(RawDetector("fcos"), os.path.join(args.out, "tiny_fcos.onnx"), 64)
+    torch.manual_seed(1)
+    export(RawDetector("retinanet"), os.path.join(args.out, "tiny_retinanet.onnx"), 64)
+    torch.manual_seed(2)
+    export(RawDetector("fcos"), os.path.join(args.out, "tiny_fcos_external.onnx"), 64, external=True)
+    for f in sorted(os.listdir(args.out)):
+        print(f, os.path.getsize(os.path.join(args.out, f)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+// One session API over onnxruntime-node and onnxruntime-web, for graphs with com.ranksort nodes.
+//
+//   inline  — the ops' function bodies travel in the model; one onnxruntime session runs it all.
+//   kernels — the graph is split at our nodes: standard parts run as onnxruntime sessions on the
+//             chosen execution provider, our nodes run in a kernel backend (the CPU kernels by
+//             default; WebGPU and CUDA backends plug in through the same registry).
+
+import { getBackend, type LossBackend } from "../backends/index.ts";
+import { decodeModel, encodeModel, readModel } from "../onnx/model_io.ts";
+import { clone, create, type ModelProto, ModelProtoSchema, OperatorSetIdProtoSchema, TypeProto_TensorSchema, TypeProtoSchema } from "../onnx/proto.ts";
+import { assertValidModel } from "../onnx/validate.ts";
+import { DOMAIN, DOMAIN_VERSION, type OpName } from "../ops/domain.ts";
+import { functionsFor } from "../ops/library.ts";
+import { fromOrt, type HostTensor, type OrtInferenceSession, type OrtModule, RuntimeError, toOrt } from "./host_tensor.ts";
+import { runCustomNode } from "./custom_nodes.ts";
+import { isCustomNode, splitAtCustomNodes, type Step } from "./split_graph.ts";
+
+export type ExecutionProvider = "cpu" | "wasm" | "webgpu" | "cuda";
+export type CustomOpMode = "inline" | "kernels";
+
+export interface RuntimeOptions {
+  executionProvider?: ExecutionProvider;
+  mode?: CustomOpMode;
+  /** Loss backend for our nodes in kernels mode (default "cpu"). */
+  kernelBackend?: string;
+}
+
+const DTYPE_CODE: Record<string, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float64: 11 };
+
+/** The onnxruntime package and session options for an execution provider, with a clear error when unavailable. */
+async function loadOrt(ep: ExecutionProvider): Promise<{ ort: OrtModule; options: object }> {
+  if (ep === "cpu" || ep === "cuda") {
+    const ort = (await import("onnxruntime-node")) as unknown as OrtModule & { listSupportedBackends?: () => { name: string; bundled: boolean }[] };
+    if (ep === "cuda") {
+      const cuda = ort.listSupportedBackends?.().find((b) => b.name === "cuda");
+      if (!cuda) throw new RuntimeError("execution provider cuda is not available in this onnxruntime-node build");
+    }
+    return { ort, options: { executionProviders: [ep] } };
+  }
+  if (ep === "wasm") return { ort: (await import("onnxruntime-web")) as unknown as OrtModule, options: { executionProviders: ["wasm"] } };
+  if (ep === "webgpu") {
+    const gpu = (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
+    if (!gpu) throw new RuntimeError("execution provider webgpu needs navigator.gpu (Deno, a browser); this host has none");
+    return { ort: (await import("onnxruntime-web/webgpu")) as unknown as OrtModule, options: { executionProviders: ["webgpu"] } };
+  }
+  throw new RuntimeError(`unknown execution provider "${ep as string}"; use cpu, wasm, webgpu or cuda`);
+}
+
+/** Attach the function bodies of every com.ranksort op the graph uses (inline mode needs them). */
+export function withFunctionBodies(model: ModelProto): ModelProto {
+  const out = clone(ModelProtoSchema, model);
+  const used = new Set(out.graph!.node.filter(isCustomNode).map((n) => n.opType as OpName));
+  if (!used.size) return out;
+  for (const fn of functionsFor(used)) {
+    if (!out.functions.some((f) => f.domain === fn.domain && f.name === fn.name)) out.functions.push(fn);
+  }
+  if (!out.opsetImport.some((o) => o.domain === DOMAIN)) out.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: DOMAIN, version: BigInt(DOMAIN_VERSION) }));
+  return out;
+}
+
+export class RankSortSession {
+  private constructor(
+    private readonly ort: OrtModule,
+    private readonly ortOptions: object,
+    private readonly steps: Step[],
+    private readonly backend: LossBackend | undefined,
+    readonly inputNames: readonly string[],
+    readonly outputNames: readonly string[],
+  ) {}
+
+  static async create(source: ModelProto | Uint8Array | string, options: RuntimeOptions = {}): Promise<RankSortSession> {
+    const model = typeof source === "string" ? readModel(source) : source instanceof Uint8Array ? decodeModel(source) : source;
+    const ep = options.executionProvider ?? "cpu";
+    const mode = options.mode ?? "inline";
+    const { ort, options: ortOptions } = await loadOrt(ep);
+    const complete = withFunctionBodies(model);
+    assertValidModel(complete);
+    const graph = complete.graph!;
+    const initializers = new Set(graph.initializer.map((t) => t.name));
+    const inputNames = graph.input.map((v) => v.name).filter((n) => !initializers.has(n));
+    const outputNames = graph.output.map((v) => v.name);
+    if (mode === "inline") {
+      const step: Step = { kind: "onnx", model: complete, inputs: inputNames, outputs: outputNames };
+      return new RankSortSession(ort, ortOptions, [step], undefined, inputNames, outputNames);
+    }
+    const backend = await getBackend(options.kernelBackend ?? "cpu");
+    return new RankSortSession(ort, ortOptions, splitAtCustomNodes(complete), backend, inputNames, outputNames);
+  }
+
+  private readonly sessions = new Map<Step, Promise<OrtInferenceSession>>();
+
+  /** Stage sessions are created on first run, when the dtypes and ranks of their inputs are known. */
+  private session(step: Step & { kind: "onnx" }, values: Map<string, HostTensor>): Promise<OrtInferenceSession> {
+    let s = this.sessions.get(step);
+    if (!s) {
+      const model = clone(ModelProtoSchema, step.model);
+      for (const input of model.graph!.input) {
+        if (input.type) continue;
+        const v = values.get(input.name)!;
+        input.type = create(TypeProtoSchema, {
+          value: { case: "tensorType", value: create(TypeProto_TensorSchema, { elemType: DTYPE_CODE[v.type] }) },
+        });
+      }
+      s = this.ort.InferenceSession.create(encodeModel(model), this.ortOptions);
+      this.sessions.set(step, s);
+    }
+    return s;
+  }
+
+  async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+    for (const name of this.inputNames) if (!(name in feeds)) throw new RuntimeError(`missing input "${name}" (inputs: ${this.inputNames.join(", ")})`);
+    for (const name of Object.keys(feeds)) if (!this.inputNames.includes(name)) throw new RuntimeError(`unknown input "${name}" (inputs: ${this.inputNames.join(", ")})`);
+    const values = new Map(Object.entries(feeds));
+    for (const step of this.steps) {
+      if (step.kind === "custom") {
+        await runCustomNode(step.node, values, this.backend!);
+        continue;
+      }
+      const session = await this.session(step, values);
+      const stageFeeds: Record<string, ReturnType<typeof toOrt>> = {};
+      for (const name of step.inputs) stageFeeds[name] = toOrt(this.ort, values.get(name)!);
+      const out = await session.run(stageFeeds);
+      for (const [name, t] of Object.entries(out)) values.set(name, fromOrt(t));
+    }
+    const result: Record<string, HostTensor> = {};
+    for (const name of this.outputNames) {
+      const v = values.get(name);
+      if (!v) throw new RuntimeError(`output "${name}" was not computed`);
+      result[name] = v;
+    }
+    return result;
+  }
+}
+

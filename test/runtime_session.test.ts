@@ -1,0 +1,82 @@
+// The runtime: inline (function bodies) and kernels (graph split at our nodes) modes give the same
+// results on onnxruntime-node CPU and onnxruntime-web WASM; bad input gets clear errors.
+import { describe, expect, test } from "bun:test";
+import { float, GraphBuilder } from "../src/onnx/builder.ts";
+import { rankSortLoss } from "../src/index.ts";
+import { detectionCase } from "../src/cases/synthetic.ts";
+import { maxToleranceRatio } from "../src/cases/tolerance.ts";
+import { DOMAIN } from "../src/ops/domain.ts";
+import { RankSortSession } from "../src/runtime/session.ts";
+import { splitAtCustomNodes } from "../src/runtime/split_graph.ts";
+import type { HostTensor } from "../src/runtime/host_tensor.ts";
+import { mulberry32 } from "../src/util/random.ts";
+
+/** features [N, F] · W [F] + b → logits [N] → RankSortLoss → weighted total and its logit gradient. */
+function headWithLoss(F: number) {
+  const rand = mulberry32(9);
+  const g = new GraphBuilder("head", { "": 17, [DOMAIN]: 1 });
+  const feats = g.input("features", "float32", ["N", F]);
+  const targets = g.input("targets", "float32", ["N"]);
+  const w = g.initializer("w", "float32", Float32Array.from({ length: F }, () => rand() - 0.5), [F, 1]);
+  const logits = g.op1("Reshape", [g.op1("MatMul", [feats, w]), g.ints([-1])]);
+  const [rl, sl, gr, gs] = g.op("RankSortLoss", [logits, targets], { delta: float(0.5) }, { domain: DOMAIN, outputs: ["rl", "sl", "gr", "gs"], name: "rs" });
+  const dLogits = g.op1("RankSortLossGrad", [logits, targets, g.scalar("float32", 1), g.scalar("float32", 0.5)], { delta: float(0.5) }, { domain: DOMAIN, name: "rs_grad" });
+  g.output(g.op1("Add", [rl!, g.op1("Mul", [sl!, g.scalar("float32", 0.5)])]), "total", "float32", []);
+  g.output(dLogits, "d_logits", "float32", ["N"]);
+  g.output(g.op1("Add", [gr!, gs!]), "grad", "float32", ["N"]);
+  g.output(logits, "logits_out", "float32", ["N"]);
+  return g.model();
+}
+
+function feedsFor(N: number, F: number): Record<string, HostTensor> {
+  const rand = mulberry32(4);
+  const c = detectionCase({ numel: N, positives: 12, regime: "early", seed: 2 });
+  return {
+    features: { type: "float32", data: Float32Array.from({ length: N * F }, () => rand() * 2 - 1), dims: [N, F] },
+    targets: { type: "float32", data: c.targets, dims: [N] },
+  };
+}
+
+describe("RankSortSession", () => {
+  const N = 600;
+  const F = 8;
+  const model = headWithLoss(F);
+  const feeds = feedsFor(N, F);
+
+  test("the split puts our nodes between standard stages", () => {
+    const steps = splitAtCustomNodes(model);
+    expect(steps.map((s) => (s.kind === "custom" ? s.node.opType : "onnx"))).toEqual(["onnx", "RankSortLoss", "RankSortLossGrad", "onnx"]);
+  });
+
+  for (const ep of ["cpu", "wasm"] as const) {
+    test(`inline and kernels modes agree with the CPU kernel on ${ep}`, async () => {
+      const results = [];
+      for (const mode of ["inline", "kernels"] as const) {
+        const s = await RankSortSession.create(model, { executionProvider: ep, mode });
+        results.push(await s.run(feeds));
+      }
+      const logits = results[0]!.logits_out!.data as Float32Array;
+      const k = rankSortLoss(logits, feeds.targets!.data as Float32Array);
+      for (const r of results) {
+        expect((r.total!.data as Float32Array)[0]).toBeCloseTo(k.rankingLoss + 0.5 * k.sortingLoss, 6);
+        expect(maxToleranceRatio(r.grad!.data as Float32Array, k.grad)).toBeLessThanOrEqual(1);
+        const expected = k.gradRanking.map((g, i) => g + 0.5 * k.gradSorting[i]!);
+        expect(maxToleranceRatio(r.d_logits!.data as Float32Array, expected)).toBeLessThanOrEqual(1);
+      }
+    });
+  }
+
+  test("clear errors: unknown EP, missing/unknown input, wrong dtype into our node", async () => {
+    await expect(RankSortSession.create(model, { executionProvider: "tpu" as never })).rejects.toThrow(/unknown execution provider "tpu"/);
+    await expect(RankSortSession.create(model, { executionProvider: "webgpu" })).rejects.toThrow(/webgpu needs navigator.gpu/);
+    const s = await RankSortSession.create(model, { mode: "kernels" });
+    await expect(s.run({ features: feeds.features! })).rejects.toThrow(/missing input "targets"/);
+    await expect(s.run({ ...feeds, extra: feeds.targets! })).rejects.toThrow(/unknown input "extra"/);
+    const bad = new GraphBuilder("bad", { "": 17, [DOMAIN]: 1 });
+    const l = bad.input("l", "float32", ["N"]);
+    const t = bad.input("t", "float32", ["N"]);
+    const [a] = bad.op("APLoss", [bad.op1("Cast", [l], { to: 11 }), t], {}, { domain: DOMAIN, outputs: ["a", "g"], name: "ap" });
+    bad.output(a!, "a", "float32");
+    await expect(RankSortSession.create(bad.model())).rejects.toThrow(/ap.*APLoss input 0 \(logits\) .* must be float32, got float64/);
+  });
+});
