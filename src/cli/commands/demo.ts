@@ -67,7 +67,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
 
   printTable(rows);
   console.log(`\nRankSort: ${rs.result.numPositives} positives, ${rs.result.numRelevantNegatives.toLocaleString("en-US")} relevant negatives.`);
-  console.log("kernel ms: median of 3 runs after a warm-up; naive: one run of the pairwise O(P·(P+N)) algorithm.");
+  console.log("kernel ms: median of 3 runs after 3 warm-up runs; naive: one run of the pairwise O(P·(P+N)) algorithm.");
   console.log("grad err/tol ≤ 1 means every gradient entry is within 1e-7 + 1e-4·|naive| of the naive float64 result.");
   return 0;
 }
