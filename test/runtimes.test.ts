@@ -1,45 +1,73 @@
-// The same golden cases through the CPU kernels in Deno and Node (Bun runs golden.test.ts itself).
-import { describe, expect, test } from "bun:test";
+// The golden cases through every path in every host: the CPU kernels, and the function bodies on
+// onnxruntime-node (CPU EP) and onnxruntime-web (WASM EP), in Bun, Deno and Node. Prints one table
+// of host × path × loss with the worst errors.
+import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { goldenDir } from "./support/golden.ts";
+import type { MatrixRow } from "./support/runtime_check.ts";
 
 const root = resolve(import.meta.dir, "..");
 const dir = goldenDir();
 const check = join(root, "test", "support", "runtime_check.ts");
 const bin = (name: string) => join(root, "node_modules", ".bin", name);
+const BACKENDS = "cpu,ort-cpu,ort-wasm";
+const table: { host: string; row: MatrixRow }[] = [];
 
-function summary(stdout: string): { host: string; cases: number; failed: string[] } {
-  return JSON.parse(stdout.trim().split("\n").at(-1)!);
+function parse(stdout: string): { host: string; cases: number; rows: MatrixRow[] } {
+  const line = stdout.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
+  if (!line) throw new Error(`no result line in output:\n${stdout.slice(-2000)}`);
+  return JSON.parse(line);
 }
 
-describe.skipIf(!dir)("golden cases in other runtimes", () => {
-  test("Deno", () => {
-    const r = spawnSync(bin("deno"), ["run", "--allow-read", "--allow-env", check, dir!], { encoding: "utf8" });
-    expect(r.stderr).not.toContain("error:");
+function expectAllPass(result: { host: string; cases: number; rows: MatrixRow[] }, host: string) {
+  expect(result.host).toBe(host);
+  expect(result.cases).toBeGreaterThan(30);
+  for (const row of result.rows) {
+    table.push({ host, row });
+    expect(row.failed).toEqual([]);
+    expect(row.cases).toBeGreaterThan(5);
+  }
+  expect(result.rows.map((r) => r.backend)).toEqual(BACKENDS.split(",").flatMap((b) => [b, b, b]));
+}
+
+describe.skipIf(!dir)("golden cases in every host", () => {
+  test("Bun", () => {
+    const r = spawnSync(bin("bun"), [check, dir!, BACKENDS], { encoding: "utf8", cwd: root });
     expect(r.status).toBe(0);
-    const s = summary(r.stdout);
-    expect(s.host).toBe("deno");
-    expect(s.cases).toBeGreaterThan(30);
-    expect(s.failed).toEqual([]);
+    expectAllPass(parse(r.stdout), "bun");
   });
 
-  test("Node (sources bundled to one ES module by bun build)", () => {
-    const out = mkdtempSync(join(tmpdir(), "ranksort-node-"));
+  test("Deno", () => {
+    const r = spawnSync(bin("deno"), ["run", "--allow-read", "--allow-env", "--allow-ffi", "--allow-sys", check, dir!, BACKENDS], { encoding: "utf8", cwd: root });
+    expect(r.status).toBe(0);
+    expectAllPass(parse(r.stdout), "deno");
+  });
+
+  test("Node (sources bundled by bun build; onnxruntime packages resolved from node_modules)", () => {
+    const out = join(root, "node_modules", ".ranksort-test");
+    mkdirSync(out, { recursive: true });
+    const bundle = join(out, `check-${process.pid}.mjs`);
     try {
-      const bundle = join(out, "check.mjs");
-      const b = spawnSync(bin("bun"), ["build", check, "--target", "node", "--outfile", bundle], { encoding: "utf8" });
+      const b = spawnSync(bin("bun"), ["build", check, "--target", "node", "--external", "onnxruntime-node", "--external", "onnxruntime-web", "--outfile", bundle], { encoding: "utf8" });
       expect(b.status).toBe(0);
-      const r = spawnSync("node", [bundle, dir!], { encoding: "utf8" });
+      const r = spawnSync("node", [bundle, dir!, BACKENDS], { encoding: "utf8", cwd: root });
       expect(r.status).toBe(0);
-      const s = summary(r.stdout);
-      expect(s.host).toBe("node");
-      expect(s.cases).toBeGreaterThan(30);
-      expect(s.failed).toEqual([]);
+      expectAllPass(parse(r.stdout), "node");
     } finally {
-      rmSync(out, { recursive: true, force: true });
+      rmSync(bundle, { force: true });
     }
+  });
+
+  afterAll(() => {
+    if (!table.length) return;
+    const lines = ["host  path      loss       cases  max loss err  max grad err/tol  failed"];
+    for (const { host, row } of table) {
+      lines.push(
+        `${host.padEnd(5)} ${row.backend.padEnd(9)} ${row.loss.padEnd(10)} ${String(row.cases).padStart(5)}  ${row.maxLossError.toExponential(2).padStart(12)}  ${row.maxGradRatio.toFixed(4).padStart(16)}  ${row.failed.length}`,
+      );
+    }
+    console.log(`\ncross-runtime golden matrix (tolerance: loss 1e-6, grad err/tol 1):\n${lines.join("\n")}`);
   });
 });
