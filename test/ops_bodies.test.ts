@@ -43,12 +43,14 @@ for (const backendName of ["ort-cpu", "ort-wasm"]) {
 describe("function bodies agree with the CPU kernels", () => {
   const cases = [
     { numel: 4000, positives: 60, regime: "early" as const, seed: 11, ignoredFraction: 0.05 },
+    // Large enough that float32 prefix sums would fail: the float32 body's int64 sums must hold.
+    { numel: 200_000, positives: 300, regime: "early" as const, seed: 14 },
     { numel: 4000, positives: 60, regime: "late" as const, seed: 12 },
     { numel: 500, positives: 1, regime: "late" as const, seed: 13 },
   ];
-  for (const delta of [0, 0.5, 1]) {
-    test(`RankSort parts, AP, aLRP at delta ${delta}`, async () => {
-      const ort = await getBackend("ort-cpu");
+  for (const [backendName, delta] of [["ort-cpu", 0], ["ort-cpu", 0.5], ["ort-cpu", 1], ["ort-cpu-f32", 0], ["ort-cpu-f32", 0.5], ["ort-cpu-f32", 1]] as const) {
+    test(`RankSort parts, AP, aLRP at delta ${delta} (${backendName === "ort-cpu" ? "float64" : "float32"} bodies)`, async () => {
+      const ort = await getBackend(backendName);
       for (const spec of cases) {
         const c = detectionCase(spec);
         const k = rankSortLoss(c.logits, c.targets, { delta });

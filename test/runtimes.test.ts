@@ -3,7 +3,8 @@
 // of host × path × loss with the worst errors.
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { goldenDir } from "./support/golden.ts";
 import type { MatrixRow } from "./support/runtime_check.ts";
@@ -12,7 +13,9 @@ const root = resolve(import.meta.dir, "..");
 const dir = goldenDir();
 const check = join(root, "test", "support", "runtime_check.ts");
 const bin = (name: string) => join(root, "node_modules", ".bin", name);
-const BACKENDS = "cpu,ort-cpu,ort-wasm";
+const BACKENDS = "cpu,ort-cpu,ort-cpu-f32,ort-wasm";
+/** Mesa's lavapipe Vulkan driver gives Deno a WebGPU adapter without a GPU (apt: mesa-vulkan-drivers). */
+const lavapipe = ["/usr/share/vulkan/icd.d/lvp_icd.x86_64.json", "/usr/share/vulkan/icd.d/lvp_icd.json"].find((f) => existsSync(f));
 const table: { host: string; row: MatrixRow }[] = [];
 
 function parse(stdout: string): { host: string; cases: number; rows: MatrixRow[] } {
@@ -21,7 +24,7 @@ function parse(stdout: string): { host: string; cases: number; rows: MatrixRow[]
   return JSON.parse(line);
 }
 
-function expectAllPass(result: { host: string; cases: number; rows: MatrixRow[] }, host: string) {
+function expectAllPass(result: { host: string; cases: number; rows: MatrixRow[] }, host: string, backends = BACKENDS) {
   expect(result.host).toBe(host);
   expect(result.cases).toBeGreaterThan(30);
   for (const row of result.rows) {
@@ -29,7 +32,7 @@ function expectAllPass(result: { host: string; cases: number; rows: MatrixRow[] 
     expect(row.failed).toEqual([]);
     expect(row.cases).toBeGreaterThan(5);
   }
-  expect(result.rows.map((r) => r.backend)).toEqual(BACKENDS.split(",").flatMap((b) => [b, b, b]));
+  expect(result.rows.map((r) => r.backend)).toEqual(backends.split(",").flatMap((b) => [b, b, b]));
 }
 
 describe.skipIf(!dir)("golden cases in every host", () => {
@@ -43,6 +46,19 @@ describe.skipIf(!dir)("golden cases in every host", () => {
     const r = spawnSync(bin("deno"), ["run", "--allow-read", "--allow-env", "--allow-ffi", "--allow-sys", check, dir!, BACKENDS], { encoding: "utf8", cwd: root });
     expect(r.status).toBe(0);
     expectAllPass(parse(r.stdout), "deno");
+  });
+
+  if (!lavapipe) console.log("Deno WebGPU (ort-webgpu) skipped: no Mesa lavapipe Vulkan driver (apt-get install mesa-vulkan-drivers libvulkan1)");
+  test.skipIf(!lavapipe)("Deno, WebGPU execution provider on Mesa lavapipe (float32 bodies)", () => {
+    const xdg = mkdtempSync(join(tmpdir(), "ranksort-xdg-"));
+    chmodSync(xdg, 0o700);
+    try {
+      const r = spawnSync(bin("deno"), ["run", "-A", check, dir!, "ort-webgpu"], { encoding: "utf8", cwd: root, env: { ...process.env, XDG_RUNTIME_DIR: xdg, NO_COLOR: "1" } });
+      expect(r.status).toBe(0);
+      expectAllPass(parse(r.stdout), "deno", "ort-webgpu");
+    } finally {
+      rmSync(xdg, { recursive: true, force: true });
+    }
   });
 
   test("Node (sources bundled by bun build; onnxruntime packages resolved from node_modules)", () => {
@@ -62,10 +78,10 @@ describe.skipIf(!dir)("golden cases in every host", () => {
 
   afterAll(() => {
     if (!table.length) return;
-    const lines = ["host  path      loss       cases  max loss err  max grad err/tol  failed"];
+    const lines = ["host  path         loss       cases  max loss err  max grad err/tol  failed"];
     for (const { host, row } of table) {
       lines.push(
-        `${host.padEnd(5)} ${row.backend.padEnd(9)} ${row.loss.padEnd(10)} ${String(row.cases).padStart(5)}  ${row.maxLossError.toExponential(2).padStart(12)}  ${row.maxGradRatio.toFixed(4).padStart(16)}  ${row.failed.length}`,
+        `${host.padEnd(5)} ${row.backend.padEnd(12)} ${row.loss.padEnd(10)} ${String(row.cases).padStart(5)}  ${row.maxLossError.toExponential(2).padStart(12)}  ${row.maxGradRatio.toFixed(4).padStart(16)}  ${row.failed.length}`,
       );
     }
     console.log(`\ncross-runtime golden matrix (tolerance: loss 1e-6, grad err/tol 1):\n${lines.join("\n")}`);

@@ -3,6 +3,7 @@ import { registerBackend } from "./loss_backend.ts";
 
 registerBackend("cpu", async () => (await import("./cpu.ts")).cpuBackend);
 registerBackend("ort-cpu", async () => (await import("./ort_hosts.ts")).ortCpuBackend());
+registerBackend("ort-cpu-f32", async () => (await import("./ort_hosts.ts")).ortCpuFloat32Backend());
 registerBackend("ort-wasm", async () => (await import("./ort_hosts.ts")).ortWasmBackend());
 registerBackend("ort-webgpu", async () => (await import("./ort_hosts.ts")).ortWebGpuBackend());
 

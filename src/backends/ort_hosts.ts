@@ -9,6 +9,12 @@ export async function ortCpuBackend(): Promise<OrtLossBackend> {
   return new OrtLossBackend("ort-cpu", "function bodies on onnxruntime-node, CPU execution provider", ort, { executionProviders: ["cpu"] });
 }
 
+/** The float32 bodies on onnxruntime-node's CPU EP: how they are tested where no GPU is. */
+export async function ortCpuFloat32Backend(): Promise<OrtLossBackend> {
+  const ort = (await import("onnxruntime-node")) as unknown as OrtLike;
+  return new OrtLossBackend("ort-cpu-f32", "float32 function bodies on onnxruntime-node, CPU execution provider", ort, { executionProviders: ["cpu"] }, "float32");
+}
+
 export async function ortWasmBackend(): Promise<OrtLossBackend> {
   const ort = (await import("onnxruntime-web")) as unknown as OrtLike & { env: { wasm: { numThreads: number } } };
   return new OrtLossBackend("ort-wasm", "function bodies on onnxruntime-web, WASM execution provider", ort, { executionProviders: ["wasm"] });
@@ -22,5 +28,6 @@ export async function ortWebGpuBackend(): Promise<OrtLossBackend> {
     );
   }
   const ort = (await import("onnxruntime-web/webgpu")) as unknown as OrtLike;
-  return new OrtLossBackend("ort-webgpu", "function bodies on onnxruntime-web, WebGPU execution provider", ort, { executionProviders: ["webgpu"] });
+  // onnxruntime-web's WebGPU build has no float64 kernels: it runs the float32 bodies.
+  return new OrtLossBackend("ort-webgpu", "float32 function bodies on onnxruntime-web, WebGPU execution provider", ort, { executionProviders: ["webgpu"] }, "float32");
 }

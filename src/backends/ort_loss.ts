@@ -5,6 +5,7 @@ import type { ALRPLossResult, APLossResult, RankSortResult } from "../../kernels
 import { countPositivesAndRelevant } from "../../kernels/cpu/inputs.ts";
 import { encodeModel } from "../onnx/model_io.ts";
 import { type LossOpName, standaloneLossModel } from "../ops/standalone_model.ts";
+import type { BodyPrecision } from "../ops/bodies/ranking_terms.ts";
 import type { LossBackend } from "./loss_backend.ts";
 
 /** The slice of onnxruntime's API this backend uses (onnxruntime-node and -web share it). */
@@ -24,13 +25,14 @@ export class OrtLossBackend implements LossBackend {
     readonly description: string,
     private readonly ort: OrtLike,
     private readonly sessionOptions: object,
+    private readonly precision: BodyPrecision = "float64",
   ) {}
 
   private session(op: LossOpName, delta: number | undefined, eps: number | undefined): Promise<OrtSession> {
     const key = `${op}:${delta}:${eps}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = this.ort.InferenceSession.create(encodeModel(standaloneLossModel(op, { delta, eps })), this.sessionOptions);
+      s = this.ort.InferenceSession.create(encodeModel(standaloneLossModel(op, { delta, eps, precision: this.precision })), this.sessionOptions);
       this.sessions.set(key, s);
     }
     return s;

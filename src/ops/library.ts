@@ -5,8 +5,9 @@ import { alrpLossFunction, alrpLossGradFunction } from "./bodies/alrp.ts";
 import { apLossFunction, apLossGradFunction } from "./bodies/ap.ts";
 import { rankSortLossFunction, rankSortLossGradFunction } from "./bodies/rank_sort.ts";
 import type { OpName } from "./domain.ts";
+import type { BodyPrecision } from "./bodies/ranking_terms.ts";
 
-const BUILDERS: Record<OpName, () => FunctionProto> = {
+const BUILDERS: Record<OpName, (precision: BodyPrecision) => FunctionProto> = {
   RankSortLoss: rankSortLossFunction,
   RankSortLossGrad: rankSortLossGradFunction,
   APLoss: apLossFunction,
@@ -25,13 +26,17 @@ const NEEDS: Record<OpName, OpName[]> = {
   ALRPLossGrad: ["ALRPLossGrad", "ALRPLoss"],
 };
 
-export function opFunction(name: OpName): FunctionProto {
-  return BUILDERS[name]();
+/**
+ * An op's function body. "float64" (default) is exact everywhere float64 kernels exist; "float32"
+ * is for onnxruntime builds without them (onnxruntime-web's WebGPU build), see FUNCTION_BODIES.md.
+ */
+export function opFunction(name: OpName, precision: BodyPrecision = "float64"): FunctionProto {
+  return BUILDERS[name](precision);
 }
 
 /** The functions a model using `ops` must carry. */
-export function functionsFor(ops: Iterable<OpName>): FunctionProto[] {
+export function functionsFor(ops: Iterable<OpName>, precision: BodyPrecision = "float64"): FunctionProto[] {
   const names = new Set<OpName>();
   for (const op of ops) for (const n of NEEDS[op]) names.add(n);
-  return [...names].map(opFunction);
+  return [...names].map((n) => opFunction(n, precision));
 }

@@ -6,17 +6,20 @@ import { float, GraphBuilder } from "../onnx/builder.ts";
 import type { ModelProto } from "../onnx/proto.ts";
 import { BODY_OPSET, DOMAIN, DOMAIN_VERSION } from "./domain.ts";
 import { functionsFor } from "./library.ts";
+import type { BodyPrecision } from "./bodies/ranking_terms.ts";
 
 export type LossOpName = "RankSortLoss" | "APLoss" | "ALRPLoss";
 
 export interface StandaloneOptions {
   delta?: number;
   eps?: number;
+  /** Function-body precision (default float64; float32 for onnxruntime-web's WebGPU build). */
+  precision?: BodyPrecision;
 }
 
 export function standaloneLossModel(op: LossOpName, opts: StandaloneOptions = {}): ModelProto {
   const g = new GraphBuilder(`ranksort_${op}`, { "": BODY_OPSET, [DOMAIN]: DOMAIN_VERSION });
-  for (const fn of functionsFor([op])) g.addFunction(fn, DOMAIN_VERSION);
+  for (const fn of functionsFor([op], opts.precision)) g.addFunction(fn, DOMAIN_VERSION);
   const logits = g.input("logits", "float32", ["N"]);
   const targets = g.input("targets", "float32", ["N"]);
   const attrs: Record<string, ReturnType<typeof float>> = {};

@@ -11,6 +11,7 @@ import { clone, create, type ModelProto, ModelProtoSchema, OperatorSetIdProtoSch
 import { assertValidModel } from "../onnx/validate.ts";
 import { DOMAIN, DOMAIN_VERSION, type OpName } from "../ops/domain.ts";
 import { functionsFor } from "../ops/library.ts";
+import type { BodyPrecision } from "../ops/bodies/ranking_terms.ts";
 import { fromOrt, type HostTensor, type OrtInferenceSession, type OrtModule, RuntimeError, toOrt } from "./host_tensor.ts";
 import { runCustomNode } from "./custom_nodes.ts";
 import { isCustomNode, splitAtCustomNodes, type Step } from "./split_graph.ts";
@@ -46,12 +47,15 @@ async function loadOrt(ep: ExecutionProvider): Promise<{ ort: OrtModule; options
   throw new RuntimeError(`unknown execution provider "${ep as string}"; use cpu, wasm, webgpu or cuda`);
 }
 
-/** Attach the function bodies of every com.ranksort op the graph uses (inline mode needs them). */
-export function withFunctionBodies(model: ModelProto): ModelProto {
+/**
+ * Attach the function bodies of every com.ranksort op the graph uses (inline mode needs them).
+ * Bodies the model already carries are kept.
+ */
+export function withFunctionBodies(model: ModelProto, precision: BodyPrecision = "float64"): ModelProto {
   const out = clone(ModelProtoSchema, model);
   const used = new Set(out.graph!.node.filter(isCustomNode).map((n) => n.opType as OpName));
   if (!used.size) return out;
-  for (const fn of functionsFor(used)) {
+  for (const fn of functionsFor(used, precision)) {
     if (!out.functions.some((f) => f.domain === fn.domain && f.name === fn.name)) out.functions.push(fn);
   }
   if (!out.opsetImport.some((o) => o.domain === DOMAIN)) out.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: DOMAIN, version: BigInt(DOMAIN_VERSION) }));
@@ -73,7 +77,8 @@ export class RankSortSession {
     const ep = options.executionProvider ?? "cpu";
     const mode = options.mode ?? "inline";
     const { ort, options: ortOptions } = await loadOrt(ep);
-    const complete = withFunctionBodies(model);
+    // onnxruntime-web's WebGPU build has no float64 kernels: it gets the float32 bodies.
+    const complete = withFunctionBodies(model, ep === "webgpu" ? "float32" : "float64");
     assertValidModel(complete);
     const graph = complete.graph!;
     const initializers = new Set(graph.initializer.map((t) => t.name));

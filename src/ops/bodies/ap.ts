@@ -5,12 +5,12 @@ import type { FunctionProto } from "../../onnx/proto.ts";
 import { TensorOps } from "../../onnx/tensor_ops.ts";
 import { BODY_OPSET, DOMAIN, DOMAIN_VERSION, OPS } from "../domain.ts";
 import { ifPositives } from "./branch.ts";
-import { bodyInputs, RankingTerms, type StepRule } from "./ranking_terms.ts";
+import { type BodyPrecision, bodyInputs, RankingTerms, type StepRule } from "./ranking_terms.ts";
 
 export const AP_RULE: StepRule = { tieValue: 0.5, positive: "exactly-one" };
 const ATTRIBUTES = [{ name: "delta", default: float(OPS.APLoss.attributes.delta!) }];
 
-export function apLossFunction(): FunctionProto {
+export function apLossFunction(precision: BodyPrecision = "float64"): FunctionProto {
   const f = new FunctionBuilder(DOMAIN, "APLoss", { "": BODY_OPSET }, ATTRIBUTES, OPS.APLoss.doc, OPS.APLoss.outputs);
   const inputs = bodyInputs(new TensorOps(f), f.input("logits", "float32"), f.input("targets", "float32"), AP_RULE);
   ifPositives(
@@ -21,19 +21,19 @@ export function apLossFunction(): FunctionProto {
       { name: "grad", dtype: "float32", empty: "zeros-like-logits" },
     ],
     (g) => {
-      const r = new RankingTerms(g, inputs, AP_RULE);
+      const r = RankingTerms.create(g, inputs, AP_RULE, precision);
       const t = r.t;
-      const one = t.scalar("float64", 1);
+      const one = t.scalar(r.real, 1);
       // rank⁺ = 1 + Σ_{j≠i} H_ij = Σ_j H_ij + 1 − H(0), and H(0) = ½ for every δ here.
-      const rankPos = t.add(t.reduceSum(r.H, [1]), t.scalar("float64", 0.5));
+      const rankPos = t.add(t.reduceSum(r.H, [1]), t.scalar(r.real, 0.5));
       const rank = t.add(rankPos, r.falsePositives());
-      const precision = t.div(rankPos, rank);
+      const prec = t.div(rankPos, rank);
       // Running maximum in ascending logit order = max over positives with q_j ≤ q_i (ties have
-      // equal precision, so including all of them changes nothing).
-      const notAbove = t.lessOrEqual(t.unsqueeze(r.q, [0]), t.unsqueeze(r.q, [1]));
-      const maxPrecision = t.reduceMax(t.where(notAbove, t.unsqueeze(precision, [0]), t.scalar("float64", -1)), [1]);
-      const isNewMax = t.equal(maxPrecision, precision);
-      const negWeight = t.where(isNewMax, t.div(one, rank), t.div(t.div(t.sub(one, maxPrecision), t.sub(one, precision)), rank));
+      // equal prec, so including all of them changes nothing).
+      const notAbove = t.lessOrEqual(t.unsqueeze(r.posLogit, [0]), t.unsqueeze(r.posLogit, [1]));
+      const maxPrecision = t.reduceMax(t.where(notAbove, t.unsqueeze(prec, [0]), t.scalar(r.real, -1)), [1]);
+      const isNewMax = t.equal(maxPrecision, prec);
+      const negWeight = t.where(isNewMax, t.div(one, rank), t.div(t.div(t.sub(one, maxPrecision), t.sub(one, prec)), rank));
       const invP = t.div(one, r.P);
       const posGrad = t.mul(t.neg(t.sub(one, maxPrecision)), invP);
       const negGrad = t.mul(r.negativeShare(negWeight), invP);

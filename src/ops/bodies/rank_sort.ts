@@ -5,7 +5,7 @@ import type { FunctionProto } from "../../onnx/proto.ts";
 import { TensorOps } from "../../onnx/tensor_ops.ts";
 import { BODY_OPSET, DOMAIN, DOMAIN_VERSION, OPS } from "../domain.ts";
 import { ifPositives } from "./branch.ts";
-import { bodyInputs, RankingTerms, type StepRule } from "./ranking_terms.ts";
+import { type BodyPrecision, bodyInputs, RankingTerms, type StepRule } from "./ranking_terms.ts";
 
 const RULE: StepRule = { tieValue: 1, positive: "greater-than-zero" };
 const ATTRIBUTES = [
@@ -13,11 +13,11 @@ const ATTRIBUTES = [
   { name: "eps", default: float(OPS.RankSortLoss.attributes.eps!) },
 ];
 
-export function rankSortLossFunction(): FunctionProto {
+export function rankSortLossFunction(precision: BodyPrecision = "float64"): FunctionProto {
   const f = new FunctionBuilder(DOMAIN, "RankSortLoss", { "": BODY_OPSET }, ATTRIBUTES, OPS.RankSortLoss.doc, OPS.RankSortLoss.outputs);
   const top = new TensorOps(f);
   const inputs = bodyInputs(top, f.input("logits", "float32"), f.input("targets", "float32"), RULE);
-  const eps = top.attrScalar("eps", "float64");
+  const eps = top.attrScalar("eps", precision);
   ifPositives(
     f,
     inputs,
@@ -28,16 +28,16 @@ export function rankSortLossFunction(): FunctionProto {
       { name: "grad_sorting", dtype: "float32", empty: "zeros-like-logits" },
     ],
     (g) => {
-      const r = new RankingTerms(g, inputs, RULE);
+      const r = RankingTerms.create(g, inputs, RULE, precision);
       const t = r.t;
       const { H, posTarget } = r;
-      const one = t.scalar("float64", 1);
-      const zero = t.scalar("float64", 0);
+      const one = t.scalar(r.real, 1);
+      const zero = t.scalar(r.real, 0);
       const rankPos = t.reduceSum(H, [1]);
       const miss = t.unsqueeze(t.sub(one, posTarget), [0]); // 1 − t_j as a row
       const current = t.reduceSum(t.mul(H, miss), [1]);
       // Target order: only positives with t_j ≥ t_i; HLower keeps the rest (t_j < t_i).
-      const atLeast = t.cast(t.greaterOrEqual(t.unsqueeze(posTarget, [0]), t.unsqueeze(posTarget, [1])), "float64");
+      const atLeast = t.cast(t.greaterOrEqual(t.unsqueeze(posTarget, [0]), t.unsqueeze(posTarget, [1])), r.real);
       const HTarget = t.mul(H, atLeast);
       const HLower = t.sub(H, HTarget);
       const targetRank = t.reduceSum(HTarget, [1]);
