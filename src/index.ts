@@ -11,4 +11,5 @@ export {
   type RankSortOptions,
   type RankSortResult,
 } from "../kernels/cpu/index.ts";
-export { readCase, type LossCase } from "./cases/golden_case.ts";
+export { readCase } from "./cases/case_file.ts";
+export type { LossCase } from "./cases/golden_case.ts";

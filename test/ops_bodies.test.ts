@@ -8,7 +8,7 @@ import * as ortNode from "onnxruntime-node";
 import { rankSortLoss, apLoss, alrpLoss } from "../src/index.ts";
 import { getBackend } from "../src/backends/index.ts";
 import { compareOutputs, evaluateCase } from "../src/cases/evaluate_case.ts";
-import { readCase } from "../src/cases/golden_case.ts";
+import { readCase } from "../src/cases/case_file.ts";
 import { maxToleranceRatio } from "../src/cases/tolerance.ts";
 import { float, GraphBuilder } from "../src/onnx/builder.ts";
 import { encodeModel } from "../src/onnx/model_io.ts";

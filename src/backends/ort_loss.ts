@@ -3,7 +3,7 @@
 
 import type { ALRPLossResult, APLossResult, RankSortResult } from "../../kernels/cpu/index.ts";
 import { countPositivesAndRelevant } from "../../kernels/cpu/inputs.ts";
-import { encodeModel } from "../onnx/model_io.ts";
+import { encodeModel } from "../onnx/model_codec.ts";
 import { type LossOpName, standaloneLossModel } from "../ops/standalone_model.ts";
 import type { BodyPrecision } from "../ops/bodies/ranking_terms.ts";
 import type { LossBackend } from "./loss_backend.ts";

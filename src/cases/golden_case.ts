@@ -1,7 +1,4 @@
-// Reading loss cases in the golden format (`.json` or gzip-compressed `.json.gz`).
-
-import { readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
+// Loss cases in the golden format: fields and parsing (no file system: usable in browsers too).
 
 export type LossKind = "rank_sort" | "ap" | "alrp";
 
@@ -52,28 +49,4 @@ export function parseCase(json: unknown, path = "<case>"): LossCase {
   if (loss === "alrp") c.regressionLosses = numbers(path, "regression_losses", o.regression_losses);
   if (typeof o.outputs === "object" && o.outputs !== null) c.outputs = o.outputs as Record<string, unknown>;
   return c;
-}
-
-/** Read a case file; `.gz` files (or any file starting with the gzip magic) are decompressed. */
-export function readCase(path: string): LossCase {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new CaseFormatError(`cannot read case file ${path}: ${(e as Error).message}`);
-  }
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = gunzipSync(bytes);
-    } catch (e) {
-      throw new CaseFormatError(`${path}: corrupt gzip data (${(e as Error).message})`);
-    }
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new CaseFormatError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-  return parseCase(json, path);
 }

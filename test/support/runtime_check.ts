@@ -6,7 +6,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { getBackend } from "../../src/backends/index.ts";
 import { compareOutputs, evaluateCase } from "../../src/cases/evaluate_case.ts";
-import { readCase } from "../../src/cases/golden_case.ts";
+import { readCase } from "../../src/cases/case_file.ts";
 
 export interface MatrixRow {
   backend: string;

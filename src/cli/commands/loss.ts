@@ -3,7 +3,7 @@
 import { parseArgs } from "node:util";
 import { getBackend } from "../../backends/index.ts";
 import { compareOutputs, evaluateCase } from "../../cases/evaluate_case.ts";
-import { readCase } from "../../cases/golden_case.ts";
+import { readCase } from "../../cases/case_file.ts";
 import { writeFileAtomic } from "../../util/atomic_write.ts";
 import { UsageError } from "../usage_error.ts";
 
