@@ -15,6 +15,8 @@ const check = join(root, "test", "support", "runtime_check.ts");
 const bin = (name: string) => join(root, "node_modules", ".bin", name);
 const BACKENDS = "cpu,ort-cpu,ort-cpu-f32,ort-wasm";
 /** Mesa's lavapipe Vulkan driver gives Deno a WebGPU adapter without a GPU (apt: mesa-vulkan-drivers). */
+/** Chromium's SwiftShader Vulkan driver gives Dawn (onnxruntime-node's WebGPU EP) an adapter without a GPU. */
+const swiftshader = ["/usr/lib/chromium/vk_swiftshader_icd.json"].find((f) => existsSync(f));
 const lavapipe = ["/usr/share/vulkan/icd.d/lvp_icd.x86_64.json", "/usr/share/vulkan/icd.d/lvp_icd.json"].find((f) => existsSync(f));
 const table: { host: string; row: MatrixRow }[] = [];
 
@@ -61,6 +63,32 @@ describe.skipIf(!dir)("golden cases in every host", () => {
     }
   });
 
+  if (!swiftshader) console.log("onnxruntime-node WebGPU EP skipped: no SwiftShader Vulkan driver (apt-get install chromium)");
+  for (const host of ["bun", "node"] as const) {
+    test.skipIf(!swiftshader)(`${host === "bun" ? "Bun" : "Node"}, onnxruntime-node's WebGPU EP on SwiftShader (float32 bodies)`, () => {
+      const xdg = mkdtempSync(join(tmpdir(), "ranksort-xdg-"));
+      chmodSync(xdg, 0o700);
+      const env = { ...process.env, VK_ICD_FILENAMES: swiftshader!, XDG_RUNTIME_DIR: xdg };
+      const out = join(root, "node_modules", ".ranksort-test");
+      mkdirSync(out, { recursive: true });
+      const bundle = join(out, `check-gpu-${process.pid}.mjs`);
+      try {
+        let r;
+        if (host === "bun") r = spawnSync(bin("bun"), [check, dir!, "ort-node-webgpu"], { encoding: "utf8", cwd: root, env });
+        else {
+          const b = spawnSync(bin("bun"), ["build", check, "--target", "node", "--external", "onnxruntime-node", "--external", "onnxruntime-web", "--outfile", bundle], { encoding: "utf8" });
+          expect(b.status).toBe(0);
+          r = spawnSync("node", [bundle, dir!, "ort-node-webgpu"], { encoding: "utf8", cwd: root, env });
+        }
+        expect(r.status).toBe(0);
+        expectAllPass(parse(r.stdout), host, "ort-node-webgpu");
+      } finally {
+        rmSync(xdg, { recursive: true, force: true });
+        rmSync(bundle, { force: true });
+      }
+    });
+  }
+
   test("Node (sources bundled by bun build; onnxruntime packages resolved from node_modules)", () => {
     const out = join(root, "node_modules", ".ranksort-test");
     mkdirSync(out, { recursive: true });
@@ -78,10 +106,10 @@ describe.skipIf(!dir)("golden cases in every host", () => {
 
   afterAll(() => {
     if (!table.length) return;
-    const lines = ["host  path         loss       cases  max loss err  max grad err/tol  failed"];
+    const lines = ["host  path             loss       cases  max loss err  max grad err/tol  failed"];
     for (const { host, row } of table) {
       lines.push(
-        `${host.padEnd(5)} ${row.backend.padEnd(12)} ${row.loss.padEnd(10)} ${String(row.cases).padStart(5)}  ${row.maxLossError.toExponential(2).padStart(12)}  ${row.maxGradRatio.toFixed(4).padStart(16)}  ${row.failed.length}`,
+        `${host.padEnd(5)} ${row.backend.padEnd(16)} ${row.loss.padEnd(10)} ${String(row.cases).padStart(5)}  ${row.maxLossError.toExponential(2).padStart(12)}  ${row.maxGradRatio.toFixed(4).padStart(16)}  ${row.failed.length}`,
       );
     }
     console.log(`\ncross-runtime golden matrix (tolerance: loss 1e-6, grad err/tol 1):\n${lines.join("\n")}`);

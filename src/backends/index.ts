@@ -5,6 +5,7 @@ registerBackend("cpu", async () => (await import("./cpu.ts")).cpuBackend);
 registerBackend("ort-cpu", async () => (await import("./ort_hosts.ts")).ortCpuBackend());
 registerBackend("ort-cpu-f32", async () => (await import("./ort_hosts.ts")).ortCpuFloat32Backend());
 registerBackend("ort-wasm", async () => (await import("./ort_hosts.ts")).ortWasmBackend());
+registerBackend("ort-node-webgpu", async () => (await import("./ort_hosts.ts")).ortNodeWebGpuBackend());
 registerBackend("ort-webgpu", async () => (await import("./ort_hosts.ts")).ortWebGpuBackend());
 
 export { backendNames, BackendUnavailableError, getBackend, registerBackend, type LossBackend } from "./loss_backend.ts";

@@ -15,6 +15,18 @@ export async function ortCpuFloat32Backend(): Promise<OrtLossBackend> {
   return new OrtLossBackend("ort-cpu-f32", "float32 function bodies on onnxruntime-node, CPU execution provider", ort, { executionProviders: ["cpu"] }, "float32");
 }
 
+/**
+ * onnxruntime-node's bundled WebGPU EP (Dawn; without a GPU it needs a Vulkan driver such as
+ * SwiftShader: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json). float32 bodies.
+ */
+export async function ortNodeWebGpuBackend(): Promise<OrtLossBackend> {
+  const ort = (await import("onnxruntime-node")) as unknown as OrtLike & { listSupportedBackends(): { name: string }[] };
+  if (!ort.listSupportedBackends().some((b) => b.name === "webgpu")) {
+    throw new BackendUnavailableError("this onnxruntime-node build has no WebGPU execution provider");
+  }
+  return new OrtLossBackend("ort-node-webgpu", "float32 function bodies on onnxruntime-node, WebGPU execution provider (Dawn)", ort, { executionProviders: ["webgpu"] }, "float32");
+}
+
 export async function ortWasmBackend(): Promise<OrtLossBackend> {
   const ort = (await import("onnxruntime-web")) as unknown as OrtLike & { env: { wasm: { numThreads: number } } };
   return new OrtLossBackend("ort-wasm", "function bodies on onnxruntime-web, WASM execution provider", ort, { executionProviders: ["wasm"] });

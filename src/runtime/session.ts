@@ -40,9 +40,16 @@ async function loadOrt(ep: ExecutionProvider): Promise<{ ort: OrtModule; options
   }
   if (ep === "wasm") return { ort: (await import("onnxruntime-web")) as unknown as OrtModule, options: { executionProviders: ["wasm"] } };
   if (ep === "webgpu") {
-    const gpu = (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
-    if (!gpu) throw new RuntimeError("execution provider webgpu needs navigator.gpu (Deno, a browser); this host has none");
-    return { ort: (await import("onnxruntime-web/webgpu")) as unknown as OrtModule, options: { executionProviders: ["webgpu"] } };
+    // Deno and browsers: onnxruntime-web's WebGPU EP on navigator.gpu. Bun and Node: onnxruntime-node's
+    // bundled WebGPU EP (Dawn), which needs a Vulkan driver (a GPU's, or SwiftShader's).
+    if ((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
+      return { ort: (await import("onnxruntime-web/webgpu")) as unknown as OrtModule, options: { executionProviders: ["webgpu"] } };
+    }
+    const ort = (await import("onnxruntime-node")) as unknown as OrtModule & { listSupportedBackends?: () => { name: string }[] };
+    if (!ort.listSupportedBackends?.().some((b) => b.name === "webgpu")) {
+      throw new RuntimeError("execution provider webgpu: this host has no navigator.gpu and this onnxruntime-node build has no WebGPU EP");
+    }
+    return { ort, options: { executionProviders: ["webgpu"] } };
   }
   throw new RuntimeError(`unknown execution provider "${ep as string}"; use cpu, wasm, webgpu or cuda`);
 }
