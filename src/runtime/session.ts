@@ -5,6 +5,10 @@
 //             chosen execution provider, our nodes run in a kernel backend (the CPU kernels by
 //             default; WebGPU and CUDA backends plug in through the same registry).
 
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import process from "node:process";
 import { getBackend, type LossBackend } from "../backends/index.ts";
 import { decodeModel, encodeModel, readModel } from "../onnx/model_io.ts";
 import { clone, create, type ModelProto, ModelProtoSchema, OperatorSetIdProtoSchema, TypeProto_TensorSchema, TypeProtoSchema } from "../onnx/proto.ts";
@@ -28,13 +32,26 @@ export interface RuntimeOptions {
 
 const DTYPE_CODE: Record<string, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float64: 11 };
 
+/** onnxruntime-node lists cuda always; the provider library exists only after its CUDA install step. */
+function cudaProviderInstalled(): boolean {
+  try {
+    const pkg = dirname(createRequire(import.meta.url).resolve("onnxruntime-node/package.json"));
+    const bin = join(pkg, "bin", "napi-v6", process.platform, process.arch);
+    return existsSync(join(bin, "libonnxruntime_providers_cuda.so")) || existsSync(join(bin, "onnxruntime_providers_cuda.dll"));
+  } catch {
+    return false;
+  }
+}
+
 /** The onnxruntime package and session options for an execution provider, with a clear error when unavailable. */
 async function loadOrt(ep: ExecutionProvider): Promise<{ ort: OrtModule; options: object }> {
   if (ep === "cpu" || ep === "cuda") {
     const ort = (await import("onnxruntime-node")) as unknown as OrtModule & { listSupportedBackends?: () => { name: string; bundled: boolean }[] };
-    if (ep === "cuda") {
-      const cuda = ort.listSupportedBackends?.().find((b) => b.name === "cuda");
-      if (!cuda) throw new RuntimeError("execution provider cuda is not available in this onnxruntime-node build");
+    if (ep === "cuda" && !cudaProviderInstalled()) {
+      throw new RuntimeError(
+        "execution provider cuda is not available in this onnxruntime-node build: its CUDA provider library is not installed " +
+          "(with internet access: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node)",
+      );
     }
     return { ort, options: { executionProviders: [ep] } };
   }

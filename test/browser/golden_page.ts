@@ -14,7 +14,7 @@ ortWebGpu.env.wasm.wasmPaths = "/ort/";
 async function fetchCase(file: string) {
   const res = await fetch(`/case/${file}`);
   let body: ReadableStream<Uint8Array> | null = res.body;
-  if (file.endsWith(".gz")) body = body!.pipeThrough(new DecompressionStream("gzip"));
+  if (file.endsWith(".gz")) body = body!.pipeThrough(new DecompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
   return parseCase(JSON.parse(await new Response(body).text()), file);
 }
 
