@@ -9,6 +9,8 @@ import { DOMAIN } from "../src/ops/domain.ts";
 import { RankSortSession } from "../src/runtime/session.ts";
 import { splitAtCustomNodes } from "../src/runtime/split_graph.ts";
 import type { HostTensor } from "../src/runtime/host_tensor.ts";
+import { registerKernelBackend } from "../src/runtime/kernel_backend.ts";
+import { lossKernelBackend } from "../src/runtime/loss_kernel_backend.ts";
 import { mulberry32 } from "../src/util/random.ts";
 
 /** features [N, F] · W [F] + b → logits [N] → RankSortLoss → weighted total and its logit gradient. */
@@ -78,5 +80,18 @@ describe("RankSortSession", () => {
     const [a] = bad.op("APLoss", [bad.op1("Cast", [l], { to: 11 }), t], {}, { domain: DOMAIN, outputs: ["a", "g"], name: "ap" });
     bad.output(a!, "a", "float32");
     await expect(RankSortSession.create(bad.model())).rejects.toThrow(/ap.*APLoss input 0 \(logits\) .* must be float32, got float64/);
+  });
+
+  test("a kernel backend registered from outside plugs in by name", async () => {
+    const seen: string[] = [];
+    registerKernelBackend("counting", async () => {
+      const inner = await lossKernelBackend("cpu");
+      return { name: "counting", location: "cpu", run: (node, inputs, ort) => (seen.push(node.opType), inner.run(node, inputs, ort)) };
+    });
+    const s = await RankSortSession.create(model, { mode: "kernels", kernelBackend: "counting" });
+    const out = await s.run(feeds);
+    expect(seen).toEqual(["RankSortLoss", "RankSortLossGrad"]);
+    expect(Number.isFinite((out.total!.data as Float32Array)[0]!)).toBe(true);
+    await expect(RankSortSession.create(model, { mode: "kernels", kernelBackend: "nope" })).rejects.toThrow(/unknown kernel backend "nope"; available: cpu, counting/);
   });
 });

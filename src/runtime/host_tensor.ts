@@ -23,6 +23,9 @@ export interface OrtTensor {
   type: string;
   data: unknown;
   dims: readonly number[];
+  /** "cpu", or "gpu-buffer" for a tensor left on the WebGPU device (then `data` is unavailable). */
+  location?: string;
+  getData?(): Promise<unknown>;
 }
 
 export interface OrtInferenceSession {
@@ -35,6 +38,3 @@ export function toOrt(ort: OrtModule, t: HostTensor): OrtTensor {
   return new ort.Tensor(t.type === "bool" ? "bool" : t.type, t.data, [...t.dims]);
 }
 
-export function fromOrt(t: OrtTensor): HostTensor {
-  return { type: t.type as HostDType, data: t.data as HostTensor["data"], dims: [...t.dims] };
-}

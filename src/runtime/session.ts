@@ -9,15 +9,15 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import { getBackend, type LossBackend } from "../backends/index.ts";
 import { decodeModel, encodeModel, readModel } from "../onnx/model_io.ts";
 import { clone, create, type ModelProto, ModelProtoSchema, OperatorSetIdProtoSchema, TypeProto_TensorSchema, TypeProtoSchema } from "../onnx/proto.ts";
 import { assertValidModel } from "../onnx/validate.ts";
 import { DOMAIN, DOMAIN_VERSION, type OpName } from "../ops/domain.ts";
 import { functionsFor } from "../ops/library.ts";
 import type { BodyPrecision } from "../ops/bodies/ranking_terms.ts";
-import { fromOrt, type HostTensor, type OrtInferenceSession, type OrtModule, RuntimeError, toOrt } from "./host_tensor.ts";
-import { runCustomNode } from "./custom_nodes.ts";
+import { type HostTensor, type OrtInferenceSession, type OrtModule, type OrtTensor, RuntimeError, toOrt } from "./host_tensor.ts";
+import { download } from "./loss_kernel_backend.ts";
+import { getKernelBackend, type KernelBackend } from "./kernel_backend.ts";
 import { isCustomNode, splitAtCustomNodes, type Step } from "./split_graph.ts";
 
 export type ExecutionProvider = "cpu" | "wasm" | "webgpu" | "cuda";
@@ -26,7 +26,7 @@ export type CustomOpMode = "inline" | "kernels";
 export interface RuntimeOptions {
   executionProvider?: ExecutionProvider;
   mode?: CustomOpMode;
-  /** Loss backend for our nodes in kernels mode (default "cpu"). */
+  /** Kernel backend for our nodes in kernels mode (default "cpu": the CPU kernels). */
   kernelBackend?: string;
 }
 
@@ -91,7 +91,7 @@ export class RankSortSession {
     private readonly ort: OrtModule,
     private readonly ortOptions: object,
     private readonly steps: Step[],
-    private readonly backend: LossBackend | undefined,
+    private readonly backend: KernelBackend | undefined,
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
   ) {}
@@ -112,14 +112,16 @@ export class RankSortSession {
       const step: Step = { kind: "onnx", model: complete, inputs: inputNames, outputs: outputNames };
       return new RankSortSession(ort, ortOptions, [step], undefined, inputNames, outputNames);
     }
-    const backend = await getBackend(options.kernelBackend ?? "cpu");
-    return new RankSortSession(ort, ortOptions, splitAtCustomNodes(complete), backend, inputNames, outputNames);
+    const backend = await getKernelBackend(options.kernelBackend ?? "cpu");
+    // A GPU kernel backend on the WebGPU EP takes stage outputs where they are: in GPU buffers.
+    const stageOptions = backend.location === "gpu-buffer" && ep === "webgpu" ? { ...ortOptions, preferredOutputLocation: "gpu-buffer" } : ortOptions;
+    return new RankSortSession(ort, stageOptions, splitAtCustomNodes(complete), backend, inputNames, outputNames);
   }
 
   private readonly sessions = new Map<Step, Promise<OrtInferenceSession>>();
 
   /** Stage sessions are created on first run, when the dtypes and ranks of their inputs are known. */
-  private session(step: Step & { kind: "onnx" }, values: Map<string, HostTensor>): Promise<OrtInferenceSession> {
+  private session(step: Step & { kind: "onnx" }, values: Map<string, OrtTensor>): Promise<OrtInferenceSession> {
     let s = this.sessions.get(step);
     if (!s) {
       const model = clone(ModelProtoSchema, step.model);
@@ -139,23 +141,25 @@ export class RankSortSession {
   async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
     for (const name of this.inputNames) if (!(name in feeds)) throw new RuntimeError(`missing input "${name}" (inputs: ${this.inputNames.join(", ")})`);
     for (const name of Object.keys(feeds)) if (!this.inputNames.includes(name)) throw new RuntimeError(`unknown input "${name}" (inputs: ${this.inputNames.join(", ")})`);
-    const values = new Map(Object.entries(feeds));
+    // Values between steps stay onnxruntime tensors, wherever they live; only outputs are downloaded.
+    const values = new Map<string, OrtTensor>(Object.entries(feeds).map(([k, v]) => [k, toOrt(this.ort, v)]));
     for (const step of this.steps) {
       if (step.kind === "custom") {
-        await runCustomNode(step.node, values, this.backend!);
+        const outputs = await this.backend!.run(step.node, step.node.input.map((name) => values.get(name)!), this.ort);
+        step.node.output.forEach((name, i) => name && values.set(name, outputs[i]!));
         continue;
       }
       const session = await this.session(step, values);
-      const stageFeeds: Record<string, ReturnType<typeof toOrt>> = {};
-      for (const name of step.inputs) stageFeeds[name] = toOrt(this.ort, values.get(name)!);
+      const stageFeeds: Record<string, OrtTensor> = {};
+      for (const name of step.inputs) stageFeeds[name] = values.get(name)!;
       const out = await session.run(stageFeeds);
-      for (const [name, t] of Object.entries(out)) values.set(name, fromOrt(t));
+      for (const [name, t] of Object.entries(out)) values.set(name, t);
     }
     const result: Record<string, HostTensor> = {};
     for (const name of this.outputNames) {
       const v = values.get(name);
       if (!v) throw new RuntimeError(`output "${name}" was not computed`);
-      result[name] = v;
+      result[name] = await download(v);
     }
     return result;
   }

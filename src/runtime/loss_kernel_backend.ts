@@ -1,10 +1,32 @@
-// Running one com.ranksort node in a kernel backend (kernels mode): read its inputs and attributes,
-// call the backend, and produce exactly the outputs the op's signature declares.
+// A host-memory kernel backend over any loss backend (the CPU kernels by default): it reads a
+// com.ranksort node's inputs and attributes, calls the loss backend, and produces exactly the
+// outputs the op's signature declares.
 
-import type { LossBackend } from "../backends/loss_backend.ts";
+import { getBackend, type LossBackend } from "../backends/index.ts";
 import { AttributeType, type NodeProto } from "../onnx/proto.ts";
 import { OPS, type OpName } from "../ops/domain.ts";
-import { type HostTensor, RuntimeError } from "./host_tensor.ts";
+import { type HostTensor, type OrtModule, type OrtTensor, RuntimeError, toOrt } from "./host_tensor.ts";
+import type { KernelBackend } from "./kernel_backend.ts";
+
+export async function lossKernelBackend(lossBackendName: string): Promise<KernelBackend> {
+  const backend = await getBackend(lossBackendName);
+  return {
+    name: lossBackendName,
+    location: "cpu",
+    async run(node: NodeProto, inputs: readonly OrtTensor[], ort: OrtModule): Promise<OrtTensor[]> {
+      const values = new Map<string, HostTensor>();
+      for (const [i, t] of inputs.entries()) values.set(node.input[i]!, await download(t));
+      await runCustomNode(node, values, backend);
+      return node.output.map((name) => (name ? toOrt(ort, values.get(name)!) : (undefined as unknown as OrtTensor)));
+    },
+  };
+}
+
+/** Host data of an onnxruntime tensor (GPU-resident tensors are downloaded). */
+export async function download(t: OrtTensor): Promise<HostTensor> {
+  const data = t.location === "gpu-buffer" && t.getData ? await t.getData() : t.data;
+  return { type: t.type as HostTensor["type"], data: data as HostTensor["data"], dims: [...t.dims] };
+}
 
 function attributes(node: NodeProto): Record<string, number> {
   const sig = OPS[node.opType as OpName];
