@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { goldenDir } from "./support/golden.ts";
-import type { MatrixRow } from "./support/runtime_check.ts";
+import type { MatrixRow } from "./support/golden_matrix.ts";
 
 const root = resolve(import.meta.dir, "..");
 const chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
