@@ -1,0 +1,12 @@
+// Every gradient rule, by op type ("domain::OpType" outside the default domain).
+
+import type { GradRule } from "../rule.ts";
+import { elementwiseRules } from "./elementwise.ts";
+import { matmulRules } from "./matmul.ts";
+import { ranksortRules } from "./ranksort.ts";
+import { reduceRules } from "./reduce.ts";
+import { shapeRules } from "./shape.ts";
+
+export function gradRules(): Map<string, GradRule> {
+  return new Map(Object.entries({ ...elementwiseRules, ...matmulRules, ...shapeRules, ...reduceRules, ...ranksortRules }));
+}
