@@ -1,0 +1,112 @@
+// Gradients of Conv and ConvTranspose (any stride, padding, dilation, group; 1-D to 3-D), built from
+// Conv/ConvTranspose themselves so they run where convolutions run (GPU on the WebGPU EP). Shapes
+// may be dynamic: sizes that a static output_padding would fix are cut or padded at run time.
+//
+//   Conv:           dX = ConvTranspose(dY, W) cut to X;  dW = Conv(X regrouped, dY regrouped) with
+//                   stride and dilation swapped;         dB = Σ dY over batch and space.
+//   ConvTranspose:  dX = Conv(dY, W) cut to X;           dW = the same regrouped Conv, roles swapped.
+
+import type { Value } from "../../onnx/builder.ts";
+import type { TensorOps } from "../../onnx/tensor_ops.ts";
+import { GradientError, type GradContext, type GradRule } from "../rule.ts";
+import { cutTo } from "../spatial.ts";
+
+interface ConvGeometry {
+  spatial: number;
+  strides: number[];
+  dilations: number[];
+  padsBegin: number[];
+  padsEnd: number[];
+  group: number;
+}
+
+function geometry(ctx: GradContext): ConvGeometry {
+  const autoPad = ctx.string("auto_pad", "NOTSET");
+  if (autoPad !== "NOTSET" && autoPad !== "VALID") {
+    throw new GradientError(`${ctx.node.opType} node "${ctx.node.name}": auto_pad=${autoPad} has no gradient rule yet; export with explicit pads`);
+  }
+  const kernel = ctx.ints("kernel_shape", []);
+  const strides = ctx.ints("strides", []);
+  const pads = ctx.ints("pads", []);
+  const dilations = ctx.ints("dilations", []);
+  const spatial = kernel.length || strides.length || dilations.length || pads.length / 2 || 2;
+  return {
+    spatial,
+    strides: strides.length ? strides : Array(spatial).fill(1),
+    dilations: dilations.length ? dilations : Array(spatial).fill(1),
+    padsBegin: pads.length ? pads.slice(0, spatial) : Array(spatial).fill(0),
+    padsEnd: pads.length ? pads.slice(spatial) : Array(spatial).fill(0),
+    group: ctx.int("group", 1),
+  };
+}
+
+/**
+ * [N, C, *S] → [C/G, G·N, *S]: channels of one group next to the batch, so a grouped Conv can
+ * correlate every input channel with every output channel of its group over the batch.
+ */
+function regroup(t: TensorOps, x: Value, group: number, spatial: number): Value {
+  const shape = t.shape(x);
+  const N = t.slice(shape, t.e.ints([0]), t.e.ints([1]));
+  const C = t.slice(shape, t.e.ints([1]), t.e.ints([2]));
+  const S = t.slice(shape, t.e.ints([2]), t.e.ints([2 + spatial]));
+  const G = t.e.ints([group]);
+  const split = t.reshape(x, t.concat([N, G, t.div(C, G), S]));
+  const perm = [2, 1, 0, ...Array.from({ length: spatial }, (_, i) => i + 3)];
+  const moved = t.e.op1("Transpose", [split], { perm }, { dtype: x.dtype });
+  return t.reshape(moved, t.concat([t.div(C, G), t.mul(G, N), S]));
+}
+
+/** [A, B, *K] → [B, A, *K], cut to the kernel's spatial size. */
+function swapAndCut(t: TensorOps, w: Value, like: Value, spatial: number): Value {
+  const perm = [1, 0, ...Array.from({ length: spatial }, (_, i) => i + 2)];
+  const swapped = t.e.op1("Transpose", [w], { perm }, { dtype: w.dtype });
+  return cutTo(t, swapped, like, Array(spatial).fill(0));
+}
+
+/** The weight gradient of a convolution whose input is `input`, output gradient `outGrad`. */
+function weightGrad(t: TensorOps, input: Value, outGrad: Value, like: Value, g: ConvGeometry, outIsFirst: boolean): Value {
+  // Conv over the regrouped input, with the forward's stride as dilation and dilation as stride.
+  const data = regroup(t, outIsFirst ? outGrad : input, g.group, g.spatial);
+  const kernel = t.e.op1("Transpose", [outIsFirst ? input : outGrad], { perm: [1, 0, ...Array.from({ length: g.spatial }, (_, i) => i + 2)] }, { dtype: input.dtype });
+  const corr = t.e.op1(
+    "Conv",
+    [data, kernel],
+    { strides: g.dilations, dilations: g.strides, pads: [...g.padsBegin, ...g.padsEnd], group: g.group },
+    { dtype: input.dtype },
+  );
+  return swapAndCut(t, corr, like, g.spatial);
+}
+
+export const convRules: Record<string, GradRule> = {
+  Conv: (ctx, [dy]) => {
+    const t = ctx.t;
+    const g = geometry(ctx);
+    const [x, w] = [ctx.input(0), ctx.input(1)];
+    const zeros = Array(g.spatial).fill(0);
+    let dx: Value | undefined;
+    if (ctx.needs(0)) {
+      const full = t.e.op1("ConvTranspose", [dy!, w], { strides: g.strides, dilations: g.dilations, pads: [...zeros, ...zeros], group: g.group }, { dtype: dy!.dtype });
+      dx = cutTo(t, full, x, g.padsBegin);
+    }
+    const dw = ctx.needs(1) ? weightGrad(t, x, dy!, w, g, false) : undefined;
+    let db: Value | undefined;
+    if (ctx.node.input[2] && ctx.needs(2)) {
+      const axes = [0, ...Array.from({ length: g.spatial }, (_, i) => i + 2)];
+      db = t.reduceSum(dy!, axes, 0);
+    }
+    return [dx, dw, db];
+  },
+  ConvTranspose: (ctx, [dy]) => {
+    const t = ctx.t;
+    const g = geometry(ctx);
+    if (ctx.attr("output_shape")) throw new GradientError(`ConvTranspose node "${ctx.node.name}": output_shape has no gradient rule yet; use pads/output_padding`);
+    const [x, w] = [ctx.input(0), ctx.input(1)];
+    const dx = ctx.needs(0)
+      ? cutTo(t, t.e.op1("Conv", [dy!, w], { strides: g.strides, dilations: g.dilations, pads: [...g.padsBegin, ...g.padsEnd], group: g.group }, { dtype: dy!.dtype }), x, Array(g.spatial).fill(0))
+      : undefined;
+    const dw = ctx.needs(1) ? weightGrad(t, x, dy!, w, g, true) : undefined;
+    let db: Value | undefined;
+    if (ctx.node.input[2] && ctx.needs(2)) db = t.reduceSum(dy!, [0, ...Array.from({ length: g.spatial }, (_, i) => i + 2)], 0);
+    return [dx, dw, db];
+  },
+};
