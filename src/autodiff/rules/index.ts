@@ -5,10 +5,11 @@ import { convRules } from "./conv.ts";
 import { elementwiseRules } from "./elementwise.ts";
 import { poolResizeRules } from "./pool_resize.ts";
 import { matmulRules } from "./matmul.ts";
+import { normRules } from "./norm.ts";
 import { ranksortRules } from "./ranksort.ts";
 import { reduceRules } from "./reduce.ts";
 import { shapeRules } from "./shape.ts";
 
 export function gradRules(): Map<string, GradRule> {
-  return new Map(Object.entries({ ...elementwiseRules, ...matmulRules, ...shapeRules, ...reduceRules, ...ranksortRules, ...convRules, ...poolResizeRules }));
+  return new Map(Object.entries({ ...elementwiseRules, ...matmulRules, ...shapeRules, ...reduceRules, ...ranksortRules, ...convRules, ...poolResizeRules, ...normRules }));
 }
