@@ -13,6 +13,8 @@ One model is also saved with external data, to test that path. Python is a fixtu
 """
 
 import argparse
+import gzip
+import json
 import os
 from collections import OrderedDict
 
@@ -81,9 +83,35 @@ def export(model: nn.Module, path: str, size: int, external: bool = False) -> No
     torch.onnx.export(model, x, path, opset_version=17, input_names=["images"], output_names=names,
                       do_constant_folding=False, training=torch.onnx.TrainingMode.TRAINING)
     if external:
+        data_path = path + ".data"
+        if os.path.exists(data_path):
+            os.remove(data_path)  # onnx appends to an existing external-data file
         m = onnx.load(path)
         onnx.save_model(m, path, save_as_external_data=True, all_tensors_to_one_file=True,
                         location=os.path.basename(path) + ".data", size_threshold=1024)
+
+
+def gradient_fixture(model: nn.Module, path: str, size: int, seed: int) -> None:
+    """PyTorch autograd gradients of sum_k(out_k * cotangent_k) for a fixed input and cotangents."""
+    model.train()  # the export used TrainingMode.TRAINING: same graph, no folding
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, 3, size, size, generator=gen)
+    outs = model(x)
+    cotangents = [torch.randn(o.shape, generator=gen) for o in outs]
+    model.zero_grad()
+    total = sum((o * c).sum() for o, c in zip(outs, cotangents))
+    total.backward()
+
+    def tensor(t):
+        return {"dims": list(t.shape), "data": [float("%.8g" % v) for v in t.detach().reshape(-1).tolist()]}
+
+    fixture = {
+        "inputs": {"images": tensor(x)},
+        "cotangents": {f"out{i}": tensor(c) for i, c in enumerate(cotangents)},
+        "gradients": {name: tensor(p.grad) for name, p in model.named_parameters() if p.grad is not None},
+    }
+    with gzip.open(path, "wt") as f:
+        json.dump(fixture, f)
 
 
 def main() -> None:
@@ -92,9 +120,13 @@ def main() -> None:
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
-    export(RawDetector("fcos"), os.path.join(args.out, "tiny_fcos.onnx"), 64)
+    fcos = RawDetector("fcos")
+    export(fcos, os.path.join(args.out, "tiny_fcos.onnx"), 64)
+    gradient_fixture(fcos, os.path.join(args.out, "tiny_fcos.grads.json.gz"), 64, seed=10)
     torch.manual_seed(1)
-    export(RawDetector("retinanet"), os.path.join(args.out, "tiny_retinanet.onnx"), 64)
+    retina = RawDetector("retinanet")
+    export(retina, os.path.join(args.out, "tiny_retinanet.onnx"), 64)
+    gradient_fixture(retina, os.path.join(args.out, "tiny_retinanet.grads.json.gz"), 64, seed=11)
     torch.manual_seed(2)
     export(RawDetector("fcos"), os.path.join(args.out, "tiny_fcos_external.onnx"), 64, external=True)
     for f in sorted(os.listdir(args.out)):
