@@ -85,3 +85,38 @@ describe("ranksort loss", () => {
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 });
+
+describe("ranksort vjp", () => {
+  test("gradients of Σ output·cotangent by hand-checkable example; clear errors", async () => {
+    const { GraphBuilder } = await import("../src/onnx/builder.ts");
+    const { writeModel } = await import("../src/onnx/model_io.ts");
+    const dir = mkdtempSync(join(tmpdir(), "ranksort-vjp-"));
+    try {
+      const g = new GraphBuilder("lin");
+      const x = g.input("x", "float32", [1, 2]);
+      const w = g.initializer("w", "float32", [1, 2, 3, 4, 5, 6], [2, 3]);
+      const b = g.initializer("b", "float32", [0.1, 0.2, 0.3], [3]);
+      const y = g.op1("Add", [g.op1("MatMul", [x, w]), b]);
+      g.output(g.op1("Mul", [y, y]), "y", "float32", [1, 3]);
+      const model = join(dir, "lin.onnx");
+      writeModel(model, g.model());
+      writeFileSync(join(dir, "in.json"), JSON.stringify({ x: { dims: [1, 2], data: [0.5, -1] } }));
+      writeFileSync(join(dir, "ct.json"), JSON.stringify({ y: { dims: [1, 3], data: [1, 0, 2] } }));
+      const out = join(dir, "grads.json");
+      const r = run("vjp", model, "--inputs", join(dir, "in.json"), "--cotangents", join(dir, "ct.json"), "--out", out);
+      expect(r.status).toBe(0);
+      const grads = JSON.parse(readFileSync(out, "utf8"));
+      // y_lin = x·W + b = [-3.4, -3.8, -4.2]; d(y²·ct)/dy_lin = 2·y_lin·ct = [-6.8, 0, -16.8].
+      const close = (a: number[], e: number[]) => a.forEach((v, i) => expect(v).toBeCloseTo(e[i]!, 4));
+      close(grads.b.data, [-6.8, 0, -16.8]);
+      close(grads.w.data, [-3.4, 0, -8.4, 6.8, 0, 16.8]);
+      close(grads.x.data, [-57.2, -128]);
+      writeFileSync(join(dir, "bad.json"), JSON.stringify({ z: { dims: [1], data: [1] } }));
+      const bad = run("vjp", model, "--inputs", join(dir, "in.json"), "--cotangents", join(dir, "bad.json"));
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toMatch(/"z" is not an output of the model \(outputs: y\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

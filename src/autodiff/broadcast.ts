@@ -1,6 +1,6 @@
 // Reducing a broadcast gradient back to an operand's shape, with shapes known only at run time.
 
-import type { Value } from "../onnx/builder.ts";
+import { tensorProto, type Value } from "../onnx/builder.ts";
 import type { TensorOps } from "../onnx/tensor_ops.ts";
 
 /** Sum `g` over the axes along which `like` was broadcast, and reshape to `like`'s shape. */
@@ -15,7 +15,6 @@ export function sumToShapeOf(t: TensorOps, g: Value, like: Value): Value {
   return t.reshape(summed, xShape);
 }
 
-import { tensorProto } from "../onnx/builder.ts";
 function oneInt64() {
   return tensorProto("one", "int64", [1], [1]);
 }

@@ -3,8 +3,8 @@
 // Gradients of a value used several times are summed with a chain of Adds (no variadic Sum: the
 // WebGPU EP runs Sum on the CPU). Integer and bool values never carry gradients.
 
-import { NameAllocator, NodeEmitter, type DTypeName, dtypeName, type Value, valueInfo } from "../onnx/builder.ts";
-import { clone, type ModelProto, ModelProtoSchema, type NodeProto, type ValueInfoProto } from "../onnx/proto.ts";
+import { NameAllocator, NodeEmitter, type DTypeName, dtypeName, tensorProto, type Value, valueInfo } from "../onnx/builder.ts";
+import { clone, create, type ModelProto, ModelProtoSchema, NodeProtoSchema, type NodeProto, OperatorSetIdProtoSchema, type ValueInfoProto } from "../onnx/proto.ts";
 import { TensorOps } from "../onnx/tensor_ops.ts";
 import { type GradContext, GradientError, type GradRule } from "./rule.ts";
 import { gradRules } from "./rules/index.ts";
@@ -65,7 +65,7 @@ function inferDtypes(model: ModelProto): Map<string, DTypeName> {
       d = t ? dtypeName(t.dataType) : "float32";
     } else if (n.opType === "Where") d = dtypes.get(n.input[1]!);
     else if (n.opType === "Range") d = dtypes.get(n.input[0]!);
-    else if (n.domain === "com.ranksort") d = n.opType === "ALRPLoss" ? "float32" : "float32";
+    else if (n.domain === "com.ranksort") d = "float32";
     else d = dtypes.get(n.input[0] ?? "");
     if (d) dtypes.set(out, d);
     if (n.opType === "TopK" && n.output[1]) dtypes.set(n.output[1], "int64");
@@ -202,13 +202,10 @@ export function buildGradientModel(source: ModelProto, opts: GradientOptions = {
   }
   g.node.push(...e.nodes);
   for (const [domain, version] of e.opsets) {
-    if (!model.opsetImport.some((o) => o.domain === domain)) model.opsetImport.push({ ...model.opsetImport[0]!, domain, version: BigInt(version) });
+    if (!model.opsetImport.some((o) => o.domain === domain)) model.opsetImport.push(create(OperatorSetIdProtoSchema, { domain, version: BigInt(version) }));
   }
   return { model, cotangents, gradients };
 }
-
-import { tensorProto } from "../onnx/builder.ts";
-import { create, NodeProtoSchema } from "../onnx/proto.ts";
 
 function zeroOf(dtype: DTypeName) {
   return tensorProto("zero", dtype, [0], [1]);

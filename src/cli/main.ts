@@ -4,6 +4,9 @@ import { RankSortInputError } from "../../kernels/cpu/inputs.ts";
 import { BackendUnavailableError } from "../backends/index.ts";
 import { CaseFormatError } from "../cases/golden_case.ts";
 import { ModelFormatError } from "../onnx/model_io.ts";
+import { GradientError } from "../autodiff/rule.ts";
+import { RuntimeError } from "../runtime/host_tensor.ts";
+import { ModelValidationError } from "../onnx/validate.ts";
 import { UsageError } from "./usage_error.ts";
 
 interface Command {
@@ -22,6 +25,11 @@ const commands: Record<string, Command> = {
     summary: "write a standalone .onnx model of one loss op (portable function body inside)",
     usage: async () => (await import("./commands/export_op.ts")).exportOpUsage,
     run: async (argv) => (await import("./commands/export_op.ts")).exportOpCommand(argv),
+  },
+  vjp: {
+    summary: "gradients of a model's outputs · cotangents w.r.t. its initializers and inputs",
+    usage: async () => (await import("./commands/vjp.ts")).vjpUsage,
+    run: async (argv) => (await import("./commands/vjp.ts")).vjpCommand(argv),
   },
   demo: {
     summary: "RS/AP/aLRP on a bundled detection-shaped case: losses, timings, naive comparison",
@@ -53,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (e) {
-    const known = e instanceof UsageError || e instanceof RankSortInputError || e instanceof CaseFormatError || e instanceof BackendUnavailableError || e instanceof ModelFormatError;
+    const known = e instanceof UsageError || e instanceof RankSortInputError || e instanceof CaseFormatError || e instanceof BackendUnavailableError || e instanceof ModelFormatError || e instanceof GradientError || e instanceof RuntimeError || e instanceof ModelValidationError;
     const argError = (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     if (known || argError) {
       console.error(`ranksort ${name}: ${(e as Error).message}`);

@@ -4,7 +4,7 @@
 //   dx = (γ/σ)·(dy − mean(dy) − x̂·mean(dy·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy.
 // Running statistics are not trained: they get no gradient.
 
-import type { Value } from "../../onnx/builder.ts";
+import { tensorProto, type Value } from "../../onnx/builder.ts";
 import type { TensorOps } from "../../onnx/tensor_ops.ts";
 import { GradientError, type GradContext, type GradRule } from "../rule.ts";
 
@@ -87,7 +87,6 @@ export const normRules: Record<string, GradRule> = {
   },
 };
 
-import { tensorProto } from "../../onnx/builder.ts";
 function oneInt() {
   return tensorProto("one", "int64", [1], [1]);
 }

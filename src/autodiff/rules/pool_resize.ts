@@ -4,7 +4,7 @@
 // Resize applies the transpose of its per-axis interpolation matrices, themselves obtained by
 // resizing an identity.
 
-import type { Value } from "../../onnx/builder.ts";
+import { type DTypeName, tensorProto, type Value } from "../../onnx/builder.ts";
 import type { TensorOps } from "../../onnx/tensor_ops.ts";
 import { GradientError, type GradContext, type GradRule } from "../rule.ts";
 import { cutTo } from "../spatial.ts";
@@ -91,7 +91,6 @@ function resizeAttrs(ctx: GradContext): Record<string, number | string | number[
   return out;
 }
 
-import { tensorProto, type DTypeName } from "../../onnx/builder.ts";
 function oneTensor(dtype: DTypeName) {
   return tensorProto("one", dtype, [1], [1]);
 }
