@@ -139,9 +139,14 @@ function checkNodes(
   issues: ValidationIssue[],
   scope: Scope,
 ): void {
+  const seenNames = new Set<string>();
   for (const node of nodes) {
     const name = node.name || `${node.opType}#${nodes.indexOf(node)}`;
     const report = (message: string) => issues.push({ where, node: name, message });
+    if (node.name) {
+      if (seenNames.has(node.name)) report(`another node in this graph has the same name (onnxruntime refuses duplicate node names)`);
+      seenNames.add(node.name);
+    }
     const domain = node.domain === "ai.onnx" ? "" : node.domain;
     if (!imports.has(domain)) report(`${node.opType} is in domain "${domain || "ai.onnx"}", which has no opset import here`);
     if (domain === DOMAIN) {

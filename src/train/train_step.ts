@@ -1,0 +1,194 @@
+// A train-step graph from a model and a loss: forward, loss, backward, gradient clipping and the
+// optimizer update, as one ONNX graph. Trainable parameters and optimizer state become graph inputs
+// and their updated values graph outputs, so a session keeps them between steps (as GPU buffers on
+// WebGPU) and nothing is rebuilt per step. The learning rate and the step count are inputs too.
+
+import { buildGradientModel } from "../autodiff/gradient_graph.ts";
+import { GradientError } from "../autodiff/rule.ts";
+import { type DTypeName, dtypeName, NameAllocator, NodeEmitter, type Value, valueInfo } from "../onnx/builder.ts";
+import { clone, create, type ModelProto, ModelProtoSchema, type NodeProto, NodeProtoSchema, OperatorSetIdProtoSchema, type TensorProto } from "../onnx/proto.ts";
+import { TensorOps } from "../onnx/tensor_ops.ts";
+import { withFunctionBodies } from "../runtime/session.ts";
+import { DOMAIN, DOMAIN_VERSION } from "../ops/domain.ts";
+
+export type OptimizerSpec =
+  | { kind: "sgd"; momentum?: number; nesterov?: boolean; weightDecay?: number }
+  | { kind: "adamw"; beta1?: number; beta2?: number; eps?: number; weightDecay?: number };
+
+export interface TrainStepSpec {
+  model: ModelProto;
+  /**
+   * Build the scalar loss from the model's outputs (by name) and extra graph inputs the loss needs
+   * (declare them with `input`). Runs on a builder that already holds the forward graph.
+   */
+  loss: (t: TensorOps, outputs: Record<string, Value>, input: (name: string, dtype: DTypeName, shape: (number | string)[]) => Value) => Value;
+  optimizer: OptimizerSpec;
+  /** Clip gradients to this global L2 norm before the update. */
+  clipGradNorm?: number;
+  /** Initializers that stay fixed (e.g. a backbone); by default every float initializer trains. */
+  frozen?: (name: string) => boolean;
+}
+
+export interface TrainStepGraph {
+  model: ModelProto;
+  parameters: string[];
+  /** Optimizer state per parameter: names of the state inputs; the updated values are `<name>__next`. */
+  state: Record<string, string[]>;
+  /** Inputs the caller feeds each step besides parameters and state. */
+  dataInputs: string[];
+  /** Output names: updated parameter/state values by input name, and the loss. */
+  next: Record<string, string>;
+  loss: string;
+  initial: Record<string, TensorProto>;
+}
+
+export const LEARNING_RATE = "learning_rate";
+export const STEP = "step";
+
+export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
+  // 1. The forward model with the loss appended, parameters lifted to graph inputs.
+  const model = withFunctionBodies(clone(ModelProtoSchema, spec.model));
+  const g = model.graph!;
+  const isFloat = (t: TensorProto) => ["float32", "float64", "float16"].includes(dtypeName(t.dataType) ?? "");
+  const trainable = g.initializer.filter((t) => isFloat(t) && !spec.frozen?.(t.name));
+  if (!trainable.length) throw new GradientError("nothing to train: no float initializer is left unfrozen");
+  const initial: Record<string, TensorProto> = Object.fromEntries(trainable.map((t) => [t.name, t]));
+  g.initializer = g.initializer.filter((t) => !initial[t.name]);
+  g.input = g.input.filter((v) => !initial[v.name]);
+  for (const p of trainable) g.input.push(valueInfo(p.name, dtypeName(p.dataType), p.dims.map(Number)));
+
+  const names = new NameAllocator();
+  const reserveAll = () => {
+    for (const v of [...g.input, ...g.output, ...g.valueInfo]) tryReserve(names, v.name);
+    for (const t of g.initializer) tryReserve(names, t.name);
+    for (const n of g.node) {
+      for (const o of n.output) if (o) tryReserve(names, o);
+      if (n.name) names.freshNode(n.name);
+    }
+  };
+  reserveAll();
+  const opsets = Object.fromEntries(model.opsetImport.map((o) => [o.domain, Number(o.version)]));
+  // Losses may use our ops; an unused import is harmless.
+  const lossEmitter = new NodeEmitter({ ...opsets, [DOMAIN]: DOMAIN_VERSION }, names);
+  const lt = new TensorOps(lossEmitter);
+  const dataInputs = g.input.filter((v) => !initial[v.name]).map((v) => v.name);
+  const outputs = Object.fromEntries(g.output.map((o) => [o.name, { name: o.name } as Value]));
+  const lossValue = spec.loss(lt, outputs, (name, dtype, shape) => {
+    names.reserve(name);
+    g.input.push(valueInfo(name, dtype, shape));
+    dataInputs.push(name);
+    return { name, dtype, shape };
+  });
+  const lossName = names.fresh("loss");
+  lossEmitter.nodes.push(identityNode(lossEmitter, lossValue.name, lossName));
+  g.node.push(...lossEmitter.nodes);
+  importOpsets(model, lossEmitter);
+  g.output = [valueInfo(lossName, "float32", [])];
+  // The loss may use our ops: attach their function bodies.
+  const model2 = withFunctionBodies(model);
+
+  // 2. Backward for the loss, seeded with 1.
+  const grad = buildGradientModel(model2, { wrt: trainable.map((t) => t.name), outputs: [lossName] });
+  const m = grad.model;
+  const mg = m.graph!;
+  const seed = grad.cotangents[lossName]!;
+  mg.input = mg.input.filter((v) => v.name !== seed);
+  const names2 = new NameAllocator();
+  for (const v of [...mg.input, ...mg.output]) tryReserve(names2, v.name);
+  for (const n of mg.node) {
+    for (const o of n.output) if (o) tryReserve(names2, o);
+    if (n.name) names2.freshNode(n.name);
+  }
+  const e = new NodeEmitter(Object.fromEntries(m.opsetImport.map((o) => [o.domain, Number(o.version)])), names2);
+  const t = new TensorOps(e);
+  // The seed dL/dL = 1 must exist before the gradient nodes that read it.
+  const seedNodes = new NodeEmitter({ "": 17 }, names2);
+  const one = seedNodes.scalar("float32", 1, "one");
+  mg.node.unshift(...seedNodes.nodes, identityNode(e, one.name, seed));
+
+  // 3. Clipping and the optimizer update.
+  const lr: Value = { name: LEARNING_RATE, dtype: "float32" };
+  const step: Value = { name: STEP, dtype: "float32" };
+  mg.input.push(valueInfo(LEARNING_RATE, "float32", []), valueInfo(STEP, "float32", []));
+  let grads: Record<string, Value> = Object.fromEntries(trainable.map((p) => [p.name, { name: grad.gradients[p.name]!, dtype: "float32" as const }]));
+  if (spec.clipGradNorm !== undefined) {
+    let sq: Value | undefined;
+    for (const gv of Object.values(grads)) {
+      const s = t.reduceSum(t.mul(gv, gv));
+      sq = sq ? t.add(sq, s) : s;
+    }
+    const norm = t.e.op1("Sqrt", [sq!], {}, { dtype: "float32" });
+    const scale = t.min(t.scalar("float32", 1), t.div(t.scalar("float32", spec.clipGradNorm), t.add(norm, t.scalar("float32", 1e-6))));
+    grads = Object.fromEntries(Object.entries(grads).map(([k, gv]) => [k, t.mul(gv, scale)]));
+  }
+  const state: Record<string, string[]> = {};
+  const next: Record<string, string> = {};
+  const newOutput = (of: string, v: Value) => {
+    const name = names2.fresh(`${of}__next`);
+    e.nodes.push(identityNode(e, v.name, name));
+    mg.output.push(valueInfo(name, "float32"));
+    next[of] = name;
+  };
+  const stateInput = (p: string, suffix: string, dims: number[]) => {
+    const name = names2.fresh(`${p}__${suffix}`);
+    mg.input.push(valueInfo(name, "float32", dims));
+    (state[p] ??= []).push(name);
+    return { name, dtype: "float32" as const };
+  };
+  const c = (v: number) => t.scalar("float32", v);
+  for (const pt of trainable) {
+    const p: Value = { name: pt.name, dtype: "float32" };
+    const dims = pt.dims.map(Number);
+    let gv = grads[pt.name]!;
+    const o = spec.optimizer;
+    if (o.kind === "sgd") {
+      if (o.weightDecay) gv = t.add(gv, t.mul(p, c(o.weightDecay)));
+      let direction = gv;
+      if (o.momentum) {
+        const buf = stateInput(pt.name, "momentum", dims);
+        const newBuf = t.add(t.mul(buf, c(o.momentum)), gv);
+        newOutput(buf.name, newBuf);
+        direction = o.nesterov ? t.add(gv, t.mul(newBuf, c(o.momentum))) : newBuf;
+      }
+      newOutput(pt.name, t.sub(p, t.mul(direction, lr)));
+    } else {
+      const b1 = o.beta1 ?? 0.9;
+      const b2 = o.beta2 ?? 0.999;
+      const decayed = o.weightDecay ? t.sub(p, t.mul(t.mul(p, lr), c(o.weightDecay))) : p;
+      const m1 = stateInput(pt.name, "adam_m", dims);
+      const v1 = stateInput(pt.name, "adam_v", dims);
+      const nm = t.add(t.mul(m1, c(b1)), t.mul(gv, c(1 - b1)));
+      const nv = t.add(t.mul(v1, c(b2)), t.mul(t.mul(gv, gv), c(1 - b2)));
+      newOutput(m1.name, nm);
+      newOutput(v1.name, nv);
+      const pow = (b: number) => t.e.op1("Pow", [c(b), step], {}, { dtype: "float32" });
+      const mHat = t.div(nm, t.sub(c(1), pow(b1)));
+      const vHat = t.div(nv, t.sub(c(1), pow(b2)));
+      const update = t.div(mHat, t.add(t.e.op1("Sqrt", [vHat], {}, { dtype: "float32" }), c(o.eps ?? 1e-8)));
+      newOutput(pt.name, t.sub(decayed, t.mul(update, lr)));
+    }
+  }
+  // Gradient outputs are not needed by the caller: keep the loss and the updated values.
+  mg.output = mg.output.filter((v) => v.name === lossName || Object.values(next).includes(v.name));
+  mg.node.push(...e.nodes);
+  importOpsets(m, e);
+  return { model: m, parameters: trainable.map((p) => p.name), state, dataInputs, next, loss: lossName, initial };
+}
+
+function tryReserve(names: NameAllocator, name: string): void {
+  try {
+    names.reserve(name);
+  } catch {
+    // already reserved (a name listed twice, e.g. as input and value_info)
+  }
+}
+
+function importOpsets(model: ModelProto, e: NodeEmitter): void {
+  for (const [domain, version] of e.opsets) {
+    if (!model.opsetImport.some((o) => o.domain === domain)) model.opsetImport.push(create(OperatorSetIdProtoSchema, { domain, version: BigInt(version) }));
+  }
+}
+
+function identityNode(e: NodeEmitter, from: string, to: string): NodeProto {
+  return create(NodeProtoSchema, { opType: "Identity", name: e.names.freshNode(`${to}_identity`), input: [from], output: [to] });
+}

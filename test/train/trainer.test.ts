@@ -1,0 +1,128 @@
+// Train-step graphs: a tiny model overfits a tiny batch (cpu, wasm), SGD/AdamW/clipping/frozen
+// parameters behave, resume continues with the same losses, and export keeps the original graph.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { GraphBuilder } from "../../src/onnx/builder.ts";
+import { encodeModel } from "../../src/onnx/model_codec.ts";
+import type { HostTensor } from "../../src/runtime/host_tensor.ts";
+import { meanSquaredError, rankSortLossTerm } from "../../src/train/losses.ts";
+import { Trainer } from "../../src/train/trainer.ts";
+import type { OptimizerSpec } from "../../src/train/train_step.ts";
+import { CheckpointError } from "../../src/train/checkpoint.ts";
+import { mulberry32 } from "../../src/util/random.ts";
+
+/** x [B, 4] → Relu(x·W1 + b1) [B, 8] → ·W2 + b2 → y [B, 1]. */
+function mlp(seed = 1) {
+  const rand = mulberry32(seed);
+  const r = (n: number, s: number) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * s);
+  const g = new GraphBuilder("mlp");
+  const x = g.input("x", "float32", ["B", 4]);
+  const w1 = g.initializer("w1", "float32", r(32, 0.5), [4, 8]);
+  const b1 = g.initializer("b1", "float32", r(8, 0.1), [8]);
+  const w2 = g.initializer("w2", "float32", r(8, 0.5), [8, 1]);
+  const b2 = g.initializer("b2", "float32", r(1, 0.1), [1]);
+  const h = g.op1("Relu", [g.op1("Add", [g.op1("MatMul", [x, w1]), b1])]);
+  g.output(g.op1("Add", [g.op1("MatMul", [h, w2]), b2]), "y", "float32", ["B", 1]);
+  return g.model();
+}
+
+function batch(): Record<string, HostTensor> {
+  const rand = mulberry32(7);
+  const x = Float32Array.from({ length: 16 * 4 }, () => rand() * 2 - 1);
+  const y = Float32Array.from({ length: 16 }, (_, i) => Math.sin(x[4 * i]! * 2) + 0.5 * x[4 * i + 1]! - x[4 * i + 2]! * x[4 * i + 3]!);
+  return { x: { type: "float32", data: x, dims: [16, 4] }, target: { type: "float32", data: y, dims: [16, 1] } };
+}
+
+const mse = (optimizer: OptimizerSpec, extra: object = {}) => ({
+  model: mlp(),
+  optimizer,
+  loss: (t: never, outputs: Record<string, { name: string }>, input: (n: string, d: "float32", s: (string | number)[]) => { name: string }) =>
+    meanSquaredError(t, outputs.y as never, input("target", "float32", ["B", 1]) as never),
+  ...extra,
+});
+
+async function trainLosses(trainer: Trainer, steps: number, lr: number): Promise<number[]> {
+  const losses: number[] = [];
+  const b = batch();
+  for (let i = 0; i < steps; i++) losses.push(await trainer.trainStep(b, lr));
+  return losses;
+}
+
+describe("Trainer", () => {
+  const dir = mkdtempSync(join(tmpdir(), "ranksort-train-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const ep of ["cpu", "wasm"] as const) {
+    test(`a tiny MLP overfits a tiny batch with AdamW (${ep})`, async () => {
+      const trainer = await Trainer.create(mse({ kind: "adamw", weightDecay: 0 }) as never, { executionProvider: ep });
+      const losses = await trainLosses(trainer, 300, 0.02);
+      expect(losses[0]!).toBeGreaterThan(0.1);
+      expect(losses.at(-1)!).toBeLessThan(0.02 * losses[0]!);
+    }, 120_000);
+  }
+
+  test("SGD with Nesterov momentum and gradient clipping also converges; frozen parameters stay put", async () => {
+    const trainer = await Trainer.create(mse({ kind: "sgd", momentum: 0.9, nesterov: true }, { clipGradNorm: 1, frozen: (n: string) => n === "w1" }) as never);
+    expect(trainer.graph.parameters.sort()).toEqual(["b1", "b2", "w2"]);
+    const losses = await trainLosses(trainer, 200, 0.05);
+    expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
+    const exported = trainer.exportModel();
+    const w1 = exported.graph!.initializer.find((t) => t.name === "w1")!;
+    expect(Buffer.from(w1.rawData).equals(Buffer.from(mlp().graph!.initializer.find((t) => t.name === "w1")!.rawData))).toBe(true);
+  }, 120_000);
+
+  test("resume from a checkpoint continues with the same losses as an uninterrupted run", async () => {
+    const spec = mse({ kind: "adamw", weightDecay: 0.01 });
+    const straight = await Trainer.create(spec as never);
+    const all = await trainLosses(straight, 20, 0.01);
+    const first = await Trainer.create(spec as never);
+    await trainLosses(first, 8, 0.01);
+    const path = join(dir, "ckpt.bin");
+    first.saveCheckpoint(path, { note: "test" });
+    const resumed = await Trainer.create(spec as never);
+    const ckpt = resumed.loadCheckpoint(path);
+    expect(ckpt.step).toBe(8);
+    expect(ckpt.config.note).toBe("test");
+    const rest = await trainLosses(resumed, 12, 0.01);
+    expect(rest).toEqual(all.slice(8));
+    writeFileSync(join(dir, "junk.bin"), "not a checkpoint");
+    expect(() => resumed.loadCheckpoint(join(dir, "junk.bin"))).toThrow(CheckpointError);
+  }, 120_000);
+
+  test("the exported model is the original graph with trained weights", async () => {
+    const trainer = await Trainer.create(mse({ kind: "adamw" }) as never);
+    await trainLosses(trainer, 50, 0.02);
+    const exported = trainer.exportModel();
+    expect(exported.graph!.node.map((n) => n.opType)).toEqual(mlp().graph!.node.map((n) => n.opType));
+    expect(exported.graph!.input.map((v) => v.name)).toEqual(["x"]);
+    const s = await ort.InferenceSession.create(encodeModel(exported));
+    const b = batch();
+    const out = await s.run({ x: new ort.Tensor("float32", b.x!.data as Float32Array, [16, 4]) });
+    let err = 0;
+    (out.y!.data as Float32Array).forEach((v, i) => (err += (v - (b.target!.data as Float32Array)[i]!) ** 2));
+    expect(err / 16).toBeLessThan(0.2);
+  }, 120_000);
+
+  test("RS loss trains a scorer through RankSortLossGrad (ranking + sorting falls)", async () => {
+    const rand = mulberry32(5);
+    const N = 200;
+    const feats = Float32Array.from({ length: N * 4 }, () => rand() * 2 - 1);
+    const targets = Float32Array.from({ length: N }, (_, i) => (feats[4 * i]! + feats[4 * i + 1]! > 0.8 ? 0.3 + 0.6 * rand() : 0));
+    const g = new GraphBuilder("scorer");
+    const x = g.input("x", "float32", [N, 4]);
+    const w = g.initializer("w", "float32", Float32Array.from({ length: 4 }, () => (rand() - 0.5) * 0.1), [4, 1]);
+    g.output(g.op1("Reshape", [g.op1("MatMul", [x, w]), g.ints([-1])]), "logits", "float32", [N]);
+    const trainer = await Trainer.create({
+      model: g.model(),
+      optimizer: { kind: "sgd", momentum: 0.9 },
+      loss: (t, outputs, input) => rankSortLossTerm(t, outputs.logits!, input("targets", "float32", [N])).total,
+    });
+    const b = { x: { type: "float32" as const, data: feats, dims: [N, 4] }, targets: { type: "float32" as const, data: targets, dims: [N] } };
+    const losses: number[] = [];
+    for (let i = 0; i < 60; i++) losses.push(await trainer.trainStep(b, 0.5));
+    expect(losses.at(-1)!).toBeLessThan(0.7 * losses[0]!);
+  }, 120_000);
+});
