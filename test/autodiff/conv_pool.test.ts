@@ -21,6 +21,9 @@ const cases: Case[] = [
   ["MaxPool 3×3 stride 2 pad 1", (g, v) => [g.op1("MaxPool", [v.x!], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] })], [x([2, 3, 7, 6])], { dtype: "float32", h: 1e-3 }],
   ["Resize nearest ×2 (scales)", (g, v) => [g.op1("Resize", [v.x!, "", g.constant("float32", [1, 1, 2, 2], [4])], { mode: "nearest" })], [x([1, 2, 3, 4])], { dtype: "float32", h: 1e-2 }],
   ["Resize nearest to sizes (FPN style)", (g, v) => [g.op1("Resize", [v.x!, "", "", g.ints([1, 2, 5, 7])], { mode: "nearest", coordinate_transformation_mode: "asymmetric", nearest_mode: "floor" })], [x([1, 2, 3, 4])], { dtype: "float32", h: 1e-2 }],
+  ["Resize linear ×2 (half_pixel)", (g, v) => [g.op1("Resize", [v.x!, "", g.constant("float32", [1, 1, 2, 2], [4])], { mode: "linear" })], [x([1, 2, 3, 4])]],
+  ["Resize linear to sizes (align_corners)", (g, v) => [g.op1("Resize", [v.x!, "", "", g.ints([2, 2, 5, 7])], { mode: "linear", coordinate_transformation_mode: "align_corners" })], [x([2, 2, 3, 4])]],
+  ["Resize cubic ×2", (g, v) => [g.op1("Resize", [v.x!, "", g.constant("float32", [1, 1, 2, 1.5], [4])], { mode: "cubic" })], [x([1, 1, 4, 4])]],
 ];
 
 describe("convolution, pooling and resize gradient rules", () => {

@@ -76,9 +76,51 @@ export const poolResizeRules: Record<string, GradRule> = {
       const source = t.cast(t.e.op1("Resize", [idx, ...others], attrs, { dtype: "float32" }), "int64");
       return [scatterAdd(t, x, source, dy!)];
     }
-    throw new GradientError(`Resize node "${ctx.node.name}": mode=${mode} has no gradient rule yet (nearest is supported)`);
+    if ((mode === "linear" || mode === "cubic") && ctx.int("antialias", 0) === 0) return [separableResizeGrad(ctx, dy!)];
+    throw new GradientError(`Resize node "${ctx.node.name}": mode=${mode}${ctx.int("antialias", 0) ? " with antialias" : ""} has no gradient rule yet`);
   },
 };
+
+/**
+ * Linear and cubic Resize of [N, C, H, W] are separable: Y = A_H · X · A_Wᵀ per (n, c). Resizing
+ * an identity with the node's own settings along one axis yields that axis's matrix, so
+ * dX = A_Hᵀ · dY · A_W comes out exactly, whatever the coordinate transformation.
+ */
+function separableResizeGrad(ctx: GradContext, dy: Value): Value {
+  const t = ctx.t;
+  const x = ctx.input(0);
+  const [roi, scales, sizes] = [ctx.node.input[1] ?? "", ctx.node.input[2] ?? "", ctx.node.input[3] ?? ""];
+  if (roi && ctx.string("coordinate_transformation_mode", "half_pixel") === "tf_crop_and_resize") {
+    throw new GradientError(`Resize node "${ctx.node.name}": tf_crop_and_resize has no gradient rule yet`);
+  }
+  const dtype = x.dtype ?? "float32";
+  const attrs = resizeAttrs(ctx);
+  const shape = t.shape(x);
+  const dimOf = (v: Value, i: number) => t.gather(v, t.e.ints([i]));
+  // The matrix for spatial axis `axis` (2 = H, 3 = W), transposed: [in, out].
+  const axisMatrixT = (axis: number): Value => {
+    const n = dimOf(shape, axis);
+    const eye = t.e.op1("EyeLike", [t.e.op1("ConstantOfShape", [t.concat([n, n])], { value: { kind: "tensor", value: tensorProto("z", dtype, [0], [1]) } }, { dtype })], {}, { dtype });
+    const one = t.e.ints([1]);
+    const basisShape = axis === 2 ? t.concat([n, one, n, one]) : t.concat([n, one, one, n]);
+    const basis = t.reshape(eye, basisShape);
+    let resized: Value;
+    if (sizes) {
+      const out = dimOf({ name: sizes, dtype: "int64" }, axis);
+      const sz = axis === 2 ? t.concat([n, one, out, one]) : t.concat([n, one, one, out]);
+      resized = t.e.op1("Resize", [basis, "", "", sz], attrs, { dtype });
+    } else {
+      const s = dimOf({ name: scales, dtype: "float32" }, axis);
+      const f1 = t.e.constant("float32", [1], [1]);
+      const sc = axis === 2 ? t.concat([f1, f1, s, f1]) : t.concat([f1, f1, f1, s]);
+      resized = t.e.op1("Resize", [basis, "", sc], attrs, { dtype });
+    }
+    return t.reshape(resized, t.concat([n, t.e.ints([-1])]));
+  };
+  const ahT = axisMatrixT(2);
+  const awT = axisMatrixT(3);
+  return t.e.op1("Einsum", [ahT, dy, awT], { equation: "ho,ncop,wp->nchw" }, { dtype });
+}
 
 function resizeAttrs(ctx: GradContext): Record<string, number | string | number[]> {
   const out: Record<string, number | string | number[]> = {};
