@@ -4,6 +4,7 @@
 // WebGPU) and nothing is rebuilt per step. The learning rate and the step count are inputs too.
 
 import { buildGradientModel } from "../autodiff/gradient_graph.ts";
+import { untieExportTies } from "../autodiff/untie.ts";
 import { GradientError } from "../autodiff/rule.ts";
 import { type DTypeName, dtypeName, NameAllocator, NodeEmitter, type Value, valueInfo } from "../onnx/builder.ts";
 import { clone, create, type ModelProto, ModelProtoSchema, type NodeProto, NodeProtoSchema, OperatorSetIdProtoSchema, type TensorProto } from "../onnx/proto.ts";
@@ -27,6 +28,12 @@ export interface TrainStepSpec {
   clipGradNorm?: number;
   /** Initializers that stay fixed (e.g. a backbone); by default every float initializer trains. */
   frozen?: (name: string) => boolean;
+  /**
+   * Untie initializers that the exporter merged through Identity chains because their values were
+   * equal (see untie.ts). Default true: they are distinct parameters of the original model; real
+   * sharing (one initializer consumed by several nodes) is always kept.
+   */
+  untieExportTies?: boolean;
 }
 
 export interface TrainStepGraph {
@@ -40,6 +47,8 @@ export interface TrainStepGraph {
   next: Record<string, string>;
   loss: string;
   initial: Record<string, TensorProto>;
+  /** The inference model the parameters belong to (ties untied when asked). */
+  inferenceModel: ModelProto;
 }
 
 export const LEARNING_RATE = "learning_rate";
@@ -47,7 +56,8 @@ export const STEP = "step";
 
 export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   // 1. The forward model with the loss appended, parameters lifted to graph inputs.
-  const model = withFunctionBodies(clone(ModelProtoSchema, spec.model));
+  const base = spec.untieExportTies === false ? spec.model : untieExportTies(spec.model).model;
+  const model = withFunctionBodies(clone(ModelProtoSchema, base));
   const g = model.graph!;
   const isFloat = (t: TensorProto) => ["float32", "float64", "float16"].includes(dtypeName(t.dataType) ?? "");
   const trainable = g.initializer.filter((t) => isFloat(t) && !spec.frozen?.(t.name));
@@ -172,7 +182,7 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   mg.output = mg.output.filter((v) => v.name === lossName || Object.values(next).includes(v.name));
   mg.node.push(...e.nodes);
   importOpsets(m, e);
-  return { model: m, parameters: trainable.map((p) => p.name), state, dataInputs, next, loss: lossName, initial };
+  return { model: m, parameters: trainable.map((p) => p.name), state, dataInputs, next, loss: lossName, initial, inferenceModel: base };
 }
 
 function tryReserve(names: NameAllocator, name: string): void {

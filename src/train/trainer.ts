@@ -72,9 +72,12 @@ export class Trainer {
     return ckpt;
   }
 
-  /** The original inference model with the trained weights: same graph, names and opset. */
+  /**
+   * The inference model with the trained weights: the original graph, names and opset (Identity
+   * ties the exporter made between equal initializers become separate initializers of those names).
+   */
   exportModel(): ModelProto {
-    const out = clone(ModelProtoSchema, this.spec.model);
+    const out = clone(ModelProtoSchema, this.graph.inferenceModel);
     out.graph!.initializer = out.graph!.initializer.map((t) => {
       const v = this.values[t.name];
       return v ? tensorProto(t.name, "float32", v.data as Float32Array, v.dims) : t;
