@@ -1,0 +1,37 @@
+// The tiny MLP overfits on the WebGPU EP too: onnxruntime-web in Deno on Mesa lavapipe, and
+// onnxruntime-node's Dawn EP in Bun on SwiftShader. Skipped with the reason where the drivers are missing.
+import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const root = resolve(import.meta.dir, "..", "..");
+const script = join(root, "test", "support", "train_check.ts");
+const lavapipe = existsSync("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json");
+const swiftshader = "/usr/lib/chromium/vk_swiftshader_icd.json";
+if (!lavapipe) console.log("WebGPU training in Deno skipped: no Mesa lavapipe (apt-get install mesa-vulkan-drivers)");
+if (!existsSync(swiftshader)) console.log("WebGPU training in Bun skipped: no SwiftShader (apt-get install chromium)");
+
+function run(command: string[], env: Record<string, string>) {
+  const xdg = mkdtempSync(join(tmpdir(), "ranksort-xdg-"));
+  chmodSync(xdg, 0o700);
+  try {
+    const r = spawnSync(command[0]!, command.slice(1), { encoding: "utf8", cwd: root, env: { ...process.env, XDG_RUNTIME_DIR: xdg, NO_COLOR: "1", ...env } });
+    expect(r.status).toBe(0);
+    return JSON.parse(r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).at(-1)!) as { first: number; last: number };
+  } finally {
+    rmSync(xdg, { recursive: true, force: true });
+  }
+}
+
+describe("training on the WebGPU execution provider", () => {
+  test.skipIf(!lavapipe)("Deno, onnxruntime-web WebGPU EP on lavapipe", () => {
+    const r = run([join(root, "node_modules", ".bin", "deno"), "run", "-A", script, "webgpu"], {});
+    expect(r.last).toBeLessThan(0.02 * r.first);
+  }, 300_000);
+  test.skipIf(!existsSync(swiftshader))("Bun, onnxruntime-node WebGPU EP on SwiftShader", () => {
+    const r = run([join(root, "node_modules", ".bin", "bun"), script, "webgpu"], { VK_ICD_FILENAMES: swiftshader });
+    expect(r.last).toBeLessThan(0.02 * r.first);
+  }, 300_000);
+});
