@@ -75,9 +75,9 @@ class RawDetector(nn.Module):
         return conv(f)
 
 
-def export(model: nn.Module, path: str, size: int, external: bool = False) -> None:
+def export(model: nn.Module, path: str, size: int, external: bool = False, batch: int = 1) -> None:
     model.eval()
-    x = torch.randn(1, 3, size, size)
+    x = torch.randn(batch, 3, size, size)
     n_out = len(model(x))
     names = [f"out{i}" for i in range(n_out)]
     torch.onnx.export(model, x, path, opset_version=17, input_names=["images"], output_names=names,
@@ -110,8 +110,9 @@ def gradient_fixture(model: nn.Module, path: str, size: int, seed: int) -> None:
         "cotangents": {f"out{i}": tensor(c) for i, c in enumerate(cotangents)},
         "gradients": {name: tensor(p.grad) for name, p in model.named_parameters() if p.grad is not None},
     }
-    with gzip.open(path, "wt") as f:
-        json.dump(fixture, f)
+    # mtime=0 keeps the compressed bytes the same from run to run.
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        gz.write(json.dumps(fixture).encode())
 
 
 def main() -> None:
