@@ -24,7 +24,8 @@ export async function lossKernelBackend(lossBackendName: string): Promise<Kernel
 
 /** Host data of an onnxruntime tensor (GPU-resident tensors are downloaded). */
 export async function download(t: OrtTensor): Promise<HostTensor> {
-  const data = t.location === "gpu-buffer" && t.getData ? await t.getData() : t.data;
+  const onDevice = t.location !== undefined && t.location !== "cpu" && t.location !== "cpu-pinned";
+  const data = onDevice && t.getData ? await t.getData() : t.data;
   return { type: t.type as HostTensor["type"], data: data as HostTensor["data"], dims: [...t.dims] };
 }
 

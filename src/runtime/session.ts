@@ -28,6 +28,12 @@ export interface RuntimeOptions {
   mode?: CustomOpMode;
   /** Kernel backend for our nodes in kernels mode (default "cpu": the CPU kernels). */
   kernelBackend?: string;
+  /**
+   * Inline mode: outputs to leave on the device (GPU buffers) where the host allows it — onnxruntime-
+   * web's WebGPU EP; onnxruntime-node's WebGPU EP cannot read such buffers back, so there they stay
+   * host tensors. Feed them back into `runTensors` to keep values on the GPU between runs.
+   */
+  deviceOutputs?: readonly string[];
 }
 
 const DTYPE_CODE: Record<string, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float64: 11 };
@@ -44,7 +50,7 @@ function cudaProviderInstalled(): boolean {
 }
 
 /** The onnxruntime package and session options for an execution provider, with a clear error when unavailable. */
-async function loadOrt(ep: ExecutionProvider): Promise<{ ort: OrtModule; options: object }> {
+async function loadOrt(ep: ExecutionProvider): Promise<{ ort: OrtModule; options: object; gpuBuffers?: boolean }> {
   if (ep === "cpu" || ep === "cuda") {
     const ort = (await import("onnxruntime-node")) as unknown as OrtModule & { listSupportedBackends?: () => { name: string; bundled: boolean }[] };
     if (ep === "cuda" && !cudaProviderInstalled()) {
@@ -60,7 +66,7 @@ async function loadOrt(ep: ExecutionProvider): Promise<{ ort: OrtModule; options
     // Deno and browsers: onnxruntime-web's WebGPU EP on navigator.gpu. Bun and Node: onnxruntime-node's
     // bundled WebGPU EP (Dawn), which needs a Vulkan driver (a GPU's, or SwiftShader's).
     if ((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
-      return { ort: (await import("onnxruntime-web/webgpu")) as unknown as OrtModule, options: { executionProviders: ["webgpu"] } };
+      return { ort: (await import("onnxruntime-web/webgpu")) as unknown as OrtModule, options: { executionProviders: ["webgpu"] }, gpuBuffers: true };
     }
     const ort = (await import("onnxruntime-node")) as unknown as OrtModule & { listSupportedBackends?: () => { name: string }[] };
     if (!ort.listSupportedBackends?.().some((b) => b.name === "webgpu")) {
@@ -100,7 +106,11 @@ export class RankSortSession {
     const model = typeof source === "string" ? readModel(source) : source instanceof Uint8Array ? decodeModel(source) : source;
     const ep = options.executionProvider ?? "cpu";
     const mode = options.mode ?? "inline";
-    const { ort, options: ortOptions } = await loadOrt(ep);
+    const { ort, options: baseOptions, gpuBuffers } = await loadOrt(ep);
+    const ortOptions =
+      gpuBuffers && options.deviceOutputs?.length && mode === "inline"
+        ? { ...baseOptions, preferredOutputLocation: Object.fromEntries(options.deviceOutputs.map((n) => [n, "gpu-buffer"])) }
+        : baseOptions;
     // onnxruntime-web's WebGPU build has no float64 kernels: it gets the float32 bodies.
     const complete = withFunctionBodies(model, ep === "webgpu" ? "float32" : "float64");
     assertValidModel(complete);
@@ -138,11 +148,21 @@ export class RankSortSession {
     return s;
   }
 
-  async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+  /** Run and download every output to host memory. */
+  async run(feeds: Record<string, HostTensor | OrtTensor>): Promise<Record<string, HostTensor>> {
+    const out = await this.runTensors(feeds);
+    const result: Record<string, HostTensor> = {};
+    for (const [name, v] of Object.entries(out)) result[name] = await download(v);
+    return result;
+  }
+
+  /** Run and return onnxruntime tensors where they are (device outputs stay on the device). */
+  async runTensors(feeds: Record<string, HostTensor | OrtTensor>): Promise<Record<string, OrtTensor>> {
     for (const name of this.inputNames) if (!(name in feeds)) throw new RuntimeError(`missing input "${name}" (inputs: ${this.inputNames.join(", ")})`);
     for (const name of Object.keys(feeds)) if (!this.inputNames.includes(name)) throw new RuntimeError(`unknown input "${name}" (inputs: ${this.inputNames.join(", ")})`);
-    // Values between steps stay onnxruntime tensors, wherever they live; only outputs are downloaded.
-    const values = new Map<string, OrtTensor>(Object.entries(feeds).map(([k, v]) => [k, toOrt(this.ort, v)]));
+    // Values between steps stay onnxruntime tensors, wherever they live.
+    const asOrt = (v: HostTensor | OrtTensor) => (v instanceof this.ort.Tensor ? (v as OrtTensor) : toOrt(this.ort, v as HostTensor));
+    const values = new Map<string, OrtTensor>(Object.entries(feeds).map(([k, v]) => [k, asOrt(v)]));
     for (const step of this.steps) {
       if (step.kind === "custom") {
         const outputs = await this.backend!.run(step.node, step.node.input.map((name) => values.get(name)!), this.ort);
@@ -155,11 +175,11 @@ export class RankSortSession {
       const out = await session.run(stageFeeds);
       for (const [name, t] of Object.entries(out)) values.set(name, t);
     }
-    const result: Record<string, HostTensor> = {};
+    const result: Record<string, OrtTensor> = {};
     for (const name of this.outputNames) {
       const v = values.get(name);
       if (!v) throw new RuntimeError(`output "${name}" was not computed`);
-      result[name] = await download(v);
+      result[name] = v;
     }
     return result;
   }

@@ -4,7 +4,8 @@
 
 import { tensorProto } from "../onnx/builder.ts";
 import { clone, type ModelProto, ModelProtoSchema, type TensorProto } from "../onnx/proto.ts";
-import type { HostTensor } from "../runtime/host_tensor.ts";
+import type { HostTensor, OrtTensor } from "../runtime/host_tensor.ts";
+import { download } from "../runtime/loss_kernel_backend.ts";
 import { type ExecutionProvider, RankSortSession } from "../runtime/session.ts";
 import { encodeModel } from "../onnx/model_codec.ts";
 import { type Checkpoint, CheckpointError, readCheckpoint, writeCheckpoint } from "./checkpoint.ts";
@@ -20,19 +21,26 @@ export class Trainer {
     private readonly spec: TrainStepSpec,
     readonly graph: TrainStepGraph,
     private readonly session: RankSortSession,
-    private values: Record<string, HostTensor>,
+    /** Parameters and optimizer state: host tensors at first, then whatever the session returned. */
+    private values: Record<string, HostTensor | OrtTensor>,
     public step: number,
   ) {}
 
   static async create(spec: TrainStepSpec, options: { executionProvider?: ExecutionProvider } = {}): Promise<Trainer> {
     const graph = buildTrainStep(spec);
-    const session = await RankSortSession.create(encodeModel(graph.model), { executionProvider: options.executionProvider ?? "cpu" });
+    // Updated parameters and state stay where the session leaves them (GPU buffers on onnxruntime-web's
+    // WebGPU EP) and go straight back in as the next step's inputs; only the loss is read each step.
+    const session = await RankSortSession.create(encodeModel(graph.model), {
+      executionProvider: options.executionProvider ?? "cpu",
+      deviceOutputs: Object.values(graph.next),
+    });
     const values: Record<string, HostTensor> = {};
     for (const p of graph.parameters) {
       const t = graph.initial[p]!;
       if (!t.rawData.length) throw new CheckpointError(`parameter "${p}" has no raw data (external data must be loaded first)`);
-      values[p] = tensorOf(t);
-      for (const s of graph.state[p] ?? []) values[s] = { type: "float32", data: new Float32Array(values[p]!.data.length), dims: values[p]!.dims };
+      const v = tensorOf(t);
+      values[p] = v;
+      for (const s of graph.state[p] ?? []) values[s] = { type: "float32", data: new Float32Array(v.data.length), dims: v.dims };
     }
     return new Trainer(spec, graph, session, values, 0);
   }
@@ -40,23 +48,31 @@ export class Trainer {
   /** One step on `batch` (the loss's and the model's data inputs); returns the loss before the update. */
   async trainStep(batch: Record<string, HostTensor>, learningRate: number): Promise<number> {
     for (const name of this.graph.dataInputs) if (!(name in batch)) throw new Error(`trainStep: missing input "${name}" (needs: ${this.graph.dataInputs.join(", ")})`);
-    const feeds: Record<string, HostTensor> = { ...batch, ...this.values };
+    const feeds: Record<string, HostTensor | OrtTensor> = { ...batch, ...this.values };
     feeds[LEARNING_RATE] = { type: "float32", data: new Float32Array([learningRate]), dims: [] };
     feeds[STEP] = { type: "float32", data: new Float32Array([this.step + 1]), dims: [] };
-    const out = await this.session.run(feeds);
+    const out = await this.session.runTensors(feeds);
     for (const [name, nextName] of Object.entries(this.graph.next)) this.values[name] = out[nextName]!;
     this.step++;
-    const loss = (out[this.graph.loss]!.data as Float32Array)[0]!;
+    const loss = ((await download(out[this.graph.loss]!)).data as Float32Array)[0]!;
     if (!Number.isFinite(loss)) throw new Error(`trainStep: the loss is ${loss} at step ${this.step} (diverged; lower the learning rate or clip gradients)`);
     return loss;
   }
 
-  parameters(): Record<string, HostTensor> {
-    return Object.fromEntries(this.graph.parameters.map((p) => [p, this.values[p]!]));
+  /** Host copies of named values (downloaded from the device where they live there). */
+  private async host(names: Iterable<string>): Promise<Record<string, HostTensor>> {
+    const out: Record<string, HostTensor> = {};
+    for (const n of names) out[n] = await download(this.values[n] as OrtTensor);
+    return out;
   }
 
-  saveCheckpoint(path: string, config: Record<string, unknown> = {}): void {
-    writeCheckpoint(path, { step: this.step, config: { optimizer: this.spec.optimizer, clipGradNorm: this.spec.clipGradNorm, ...config }, tensors: this.values });
+  parameters(): Promise<Record<string, HostTensor>> {
+    return this.host(this.graph.parameters);
+  }
+
+  async saveCheckpoint(path: string, config: Record<string, unknown> = {}): Promise<void> {
+    const tensors = await this.host(Object.keys(this.values));
+    writeCheckpoint(path, { step: this.step, config: { optimizer: this.spec.optimizer, clipGradNorm: this.spec.clipGradNorm, ...config }, tensors });
   }
 
   /** Restore weights, optimizer state and step; the checkpoint must match this train step's tensors. */
@@ -65,7 +81,8 @@ export class Trainer {
     for (const name of Object.keys(this.values)) {
       const t = ckpt.tensors[name];
       if (!t) throw new CheckpointError(`${path}: no tensor "${name}" (the checkpoint belongs to another model or optimizer)`);
-      if (t.data.length !== this.values[name]!.data.length) throw new CheckpointError(`${path}: tensor "${name}" has ${t.data.length} values, expected ${this.values[name]!.data.length}`);
+      const want = this.values[name]!.dims.reduce((a, b) => a * b, 1);
+      if (t.data.length !== want) throw new CheckpointError(`${path}: tensor "${name}" has ${t.data.length} values, expected ${want}`);
     }
     for (const name of Object.keys(this.values)) this.values[name] = ckpt.tensors[name]!;
     this.step = ckpt.step;
@@ -76,10 +93,11 @@ export class Trainer {
    * The inference model with the trained weights: the original graph, names and opset (Identity
    * ties the exporter made between equal initializers become separate initializers of those names).
    */
-  exportModel(): ModelProto {
+  async exportModel(): Promise<ModelProto> {
     const out = clone(ModelProtoSchema, this.graph.inferenceModel);
+    const params = await this.parameters();
     out.graph!.initializer = out.graph!.initializer.map((t) => {
-      const v = this.values[t.name];
+      const v = params[t.name];
       return v ? tensorProto(t.name, "float32", v.data as Float32Array, v.dims) : t;
     });
     return out;

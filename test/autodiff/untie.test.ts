@@ -35,9 +35,9 @@ describe("untieExportTies", () => {
     expect(trainer.graph.parameters.sort()).toEqual(["bias_a", "bias_b", "w_shared"]);
     const b = { x: { type: "float32" as const, data: new Float32Array([1, 2, 3, 4]), dims: [2, 2] }, target: { type: "float32" as const, data: new Float32Array([0, 1, 0, 1]), dims: [2, 2] } };
     for (let i = 0; i < 3; i++) await trainer.trainStep(b, 0.01);
-    const p = trainer.parameters();
+    const p = await trainer.parameters();
     expect(Array.from(p.bias_a!.data as Float32Array)).not.toEqual(Array.from(p.bias_b!.data as Float32Array));
-    const exported = trainer.exportModel();
+    const exported = await trainer.exportModel();
     expect(exported.graph!.initializer.map((t) => t.name).sort()).toEqual(["bias_a", "bias_b", "w_shared"]);
   });
 });

@@ -69,7 +69,7 @@ describe("Trainer", () => {
     expect(trainer.graph.parameters.sort()).toEqual(["b1", "b2", "w2"]);
     const losses = await trainLosses(trainer, 200, 0.05);
     expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
-    const exported = trainer.exportModel();
+    const exported = await trainer.exportModel();
     const w1 = exported.graph!.initializer.find((t) => t.name === "w1")!;
     expect(Buffer.from(w1.rawData).equals(Buffer.from(mlp().graph!.initializer.find((t) => t.name === "w1")!.rawData))).toBe(true);
   }, 120_000);
@@ -81,7 +81,7 @@ describe("Trainer", () => {
     const first = await Trainer.create(spec as never);
     await trainLosses(first, 8, 0.01);
     const path = join(dir, "ckpt.bin");
-    first.saveCheckpoint(path, { note: "test" });
+    await first.saveCheckpoint(path, { note: "test" });
     const resumed = await Trainer.create(spec as never);
     const ckpt = resumed.loadCheckpoint(path);
     expect(ckpt.step).toBe(8);
@@ -95,7 +95,7 @@ describe("Trainer", () => {
   test("the exported model is the original graph with trained weights", async () => {
     const trainer = await Trainer.create(mse({ kind: "adamw" }) as never);
     await trainLosses(trainer, 50, 0.02);
-    const exported = trainer.exportModel();
+    const exported = await trainer.exportModel();
     expect(exported.graph!.node.map((n) => n.opType)).toEqual(mlp().graph!.node.map((n) => n.opType));
     expect(exported.graph!.input.map((v) => v.name)).toEqual(["x"]);
     const s = await ort.InferenceSession.create(encodeModel(exported));
