@@ -143,6 +143,13 @@ export function buildGradientModel(source: ModelProto, opts: GradientOptions = {
     return acc;
   };
 
+  // Dims known before running: initializers, and inputs whose shapes are all numbers.
+  const staticDims = new Map<string, number[]>();
+  for (const t of g.initializer) staticDims.set(t.name, t.dims.map(Number));
+  for (const v of g.input) {
+    const shape = typeOf(v).shape;
+    if (shape && shape.every((d) => typeof d === "number")) staticDims.set(v.name, shape as number[]);
+  }
   const rules = gradRules();
   for (let i = g.node.length - 1; i >= 0; i--) {
     const node = g.node[i]!;
@@ -166,6 +173,7 @@ export function buildGradientModel(source: ModelProto, opts: GradientOptions = {
       input: (k) => ({ name: node.input[k]!, dtype: dtypes.get(node.input[k]!) }),
       output: (k) => ({ name: node.output[k]!, dtype: dtypes.get(node.output[k]!) }),
       needs: (k) => !!node.input[k] && onPath(node.input[k]!),
+      staticDims: (k) => staticDims.get(node.input[k] ?? ""),
       attr: (n) => node.attribute.find((a) => a.name === n),
       int: (n, f) => {
         const a = node.attribute.find((x) => x.name === n);

@@ -14,6 +14,8 @@ export interface GradContext {
   output(i: number): Value;
   /** Whether input i needs a gradient (it lies on a path from a parameter to a seeded output). */
   needs(i: number): boolean;
+  /** Input i's dims when known before running (initializers, inputs with fixed shapes). */
+  staticDims(i: number): number[] | undefined;
   attr(name: string): AttributeProto | undefined;
   int(name: string, fallback: number): number;
   ints(name: string, fallback: number[]): number[];

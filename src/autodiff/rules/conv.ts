@@ -77,6 +77,26 @@ function weightGrad(t: TensorOps, input: Value, outGrad: Value, like: Value, g: 
   return swapAndCut(t, corr, like, g.spatial);
 }
 
+/**
+ * dW through explicit patches when the weight's dims are known: a depthwise Conv with one-hot kernels
+ * unfolds X into [N, C·K, P] (K kernel positions, P output positions) and one Einsum contracts it
+ * with dY — a plain matrix product, much faster on CPU than a convolution whose "kernel" is dY.
+ */
+function weightGradByPatches(t: TensorOps, x: Value, dy: Value, wDims: number[], g: ConvGeometry): Value {
+  const [O, Cg, ...k] = wDims as [number, number, ...number[]];
+  const K = k.reduce((a, b) => a * b, 1);
+  const C = Cg * g.group;
+  const dtype = x.dtype ?? "float32";
+  const oneHot = new Float32Array(C * K * K);
+  for (let c = 0; c < C; c++) for (let j = 0; j < K; j++) oneHot[(c * K + j) * K + j] = 1;
+  const kernel = t.e.constant(dtype, oneHot, [C * K, 1, ...k]);
+  const patches = t.e.op1("Conv", [x, kernel], { strides: g.strides, dilations: g.dilations, pads: [...g.padsBegin, ...g.padsEnd], group: C, kernel_shape: k }, { dtype });
+  const N = t.slice(t.shape(x), t.e.ints([0]), t.e.ints([1]));
+  const grouped = (v: Value, perGroup: number) => t.reshape(v, t.concat([N, t.e.ints([g.group, perGroup, -1])]));
+  const dw = t.e.op1("Einsum", [grouped(dy, O / g.group), grouped(patches, Cg * K)], { equation: "ngop,ngkp->gok" }, { dtype });
+  return t.reshape(dw, t.e.ints(wDims));
+}
+
 export const convRules: Record<string, GradRule> = {
   Conv: (ctx, [dy]) => {
     const t = ctx.t;
@@ -88,7 +108,8 @@ export const convRules: Record<string, GradRule> = {
       const full = t.e.op1("ConvTranspose", [dy!, w], { strides: g.strides, dilations: g.dilations, pads: [...zeros, ...zeros], group: g.group }, { dtype: dy!.dtype });
       dx = cutTo(t, full, x, g.padsBegin);
     }
-    const dw = ctx.needs(1) ? weightGrad(t, x, dy!, w, g, false) : undefined;
+    const wDims = ctx.staticDims(1);
+    const dw = !ctx.needs(1) ? undefined : wDims && wDims.length === g.spatial + 2 ? weightGradByPatches(t, x, dy!, wDims, g) : weightGrad(t, x, dy!, w, g, false);
     let db: Value | undefined;
     if (ctx.node.input[2] && ctx.needs(2)) {
       const axes = [0, ...Array.from({ length: g.spatial }, (_, i) => i + 2)];
