@@ -13,6 +13,7 @@ const cases: Case[] = [
   ["Conv dilation 2, asymmetric pads", conv({ kernel_shape: [3, 2], dilations: [2, 1], pads: [2, 0, 1, 1] }, false), [x([1, 2, 7, 5]), x([2, 2, 3, 2], "w")]],
   ["Conv group 2", conv({ kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 2 }), [x([2, 4, 5, 5]), x([6, 2, 3, 3], "w"), x([6], "b")]],
   ["Conv depthwise stride 2", conv({ kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2], group: 3 }), [x([1, 3, 6, 6]), x([3, 1, 3, 3], "w"), x([3], "b")]],
+  ["Conv group 2, weight dims unknown before running (regrouped-Conv path)", conv({ kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], group: 2 }), [x([2, 4, 5, 5]), { name: "w", shape: [6, 2, 3, 3], symbolic: true }, x([6], "b")]],
   ["Conv 1-D", conv({ kernel_shape: [3], strides: [2] }), [x([2, 3, 9]), x([2, 3, 3], "w"), x([2], "b")]],
   ["ConvTranspose stride 2, output_padding", (g, v) => [g.op1("ConvTranspose", [v.x!, v.w!, v.b!], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] })], [x([1, 4, 3, 4]), x([4, 2, 3, 3], "w"), x([2], "b")]],
   ["ConvTranspose group 2", (g, v) => [g.op1("ConvTranspose", [v.x!, v.w!], { kernel_shape: [2, 2], strides: [2, 2], group: 2 })], [x([1, 4, 3, 3]), x([4, 1, 2, 2], "w")]],

@@ -17,6 +17,8 @@ export interface CheckInput {
   /** Not differentiated (indices, conditions…) when false. */
   differentiable?: boolean;
   dtype?: DTypeName;
+  /** Declare the graph input with symbolic dims (shape unknown before running). */
+  symbolic?: boolean;
 }
 
 export interface CheckResult {
@@ -50,7 +52,7 @@ export async function checkGradient(
   const data: Record<string, number[]> = {};
   for (const inp of inputs) {
     const d = inp.dtype ?? dtype;
-    vals[inp.name] = g.input(inp.name, d, inp.shape);
+    vals[inp.name] = g.input(inp.name, d, inp.symbolic ? inp.shape.map((_, i) => `${inp.name}_d${i}`) : inp.shape);
     const n = inp.shape.reduce((a, b) => a * b, 1);
     data[inp.name] = inp.data ?? Array.from({ length: n }, () => (inp.lo ?? -1) + ((inp.hi ?? 1) - (inp.lo ?? -1)) * rand());
   }

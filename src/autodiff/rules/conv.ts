@@ -79,8 +79,8 @@ function weightGrad(t: TensorOps, input: Value, outGrad: Value, like: Value, g: 
 
 /**
  * dW through explicit patches when the weight's dims are known: a depthwise Conv with one-hot kernels
- * unfolds X into [N, C·K, P] (K kernel positions, P output positions) and one Einsum contracts it
- * with dY — a plain matrix product, much faster on CPU than a convolution whose "kernel" is dY.
+ * unfolds X into [N, C·K, P] (K kernel positions, P output positions) and one matrix product
+ * contracts it with dY — much faster on CPU than a convolution whose "kernel" is dY.
  */
 function weightGradByPatches(t: TensorOps, x: Value, dy: Value, wDims: number[], g: ConvGeometry): Value {
   const [O, Cg, ...k] = wDims as [number, number, ...number[]];
@@ -91,9 +91,19 @@ function weightGradByPatches(t: TensorOps, x: Value, dy: Value, wDims: number[],
   for (let c = 0; c < C; c++) for (let j = 0; j < K; j++) oneHot[(c * K + j) * K + j] = 1;
   const kernel = t.e.constant(dtype, oneHot, [C * K, 1, ...k]);
   const patches = t.e.op1("Conv", [x, kernel], { strides: g.strides, dilations: g.dilations, pads: [...g.padsBegin, ...g.padsEnd], group: C, kernel_shape: k }, { dtype });
+  // Batch folded into the contraction, with transposes that keep the innermost (spatial) axis in
+  // place — onnxruntime's Transpose is slow when the innermost axis moves:
+  //   dY → [G, Og, N·P],  patches → [G, Cg·K, N·P],  dW = dY · patchesᵀ (Gemm transB for G = 1).
   const N = t.slice(t.shape(x), t.e.ints([0]), t.e.ints([1]));
-  const grouped = (v: Value, perGroup: number) => t.reshape(v, t.concat([N, t.e.ints([g.group, perGroup, -1])]));
-  const dw = t.e.op1("Einsum", [grouped(dy, O / g.group), grouped(patches, Cg * K)], { equation: "ngop,ngkp->gok" }, { dtype });
+  const G = g.group;
+  const arrange = (v: Value, perGroup: number) =>
+    t.reshape(t.e.op1("Transpose", [t.reshape(v, t.concat([N, t.e.ints([G, perGroup, -1])]))], { perm: [1, 2, 0, 3] }, { dtype }), t.e.ints([G, perGroup, -1]));
+  const dyRows = arrange(dy, O / G);
+  const patchRows = arrange(patches, Cg * K);
+  const dw =
+    G === 1
+      ? t.e.op1("Gemm", [t.reshape(dyRows, t.e.ints([O, -1])), t.reshape(patchRows, t.e.ints([Cg * K, -1]))], { transB: 1 }, { dtype })
+      : t.e.op1("Einsum", [dyRows, patchRows], { equation: "gop,gkp->gok" }, { dtype });
   return t.reshape(dw, t.e.ints(wDims));
 }
 
