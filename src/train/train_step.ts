@@ -39,6 +39,8 @@ export interface TrainStepSpec {
 export interface TrainStepGraph {
   model: ModelProto;
   parameters: string[];
+  /** BatchNorm running statistics (training mode): buffer inputs updated each step, not trained. */
+  buffers: string[];
   /** Optimizer state per parameter: names of the state inputs; the updated values are `<name>__next`. */
   state: Record<string, string[]>;
   /** Inputs the caller feeds each step besides parameters and state. */
@@ -60,7 +62,20 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   const model = withFunctionBodies(clone(ModelProtoSchema, base));
   const g = model.graph!;
   const isFloat = (t: TensorProto) => ["float32", "float64", "float16"].includes(dtypeName(t.dataType) ?? "");
-  const trainable = g.initializer.filter((t) => isFloat(t) && !spec.frozen?.(t.name));
+  // BatchNormalization in training mode: its running mean/var initializers are buffers, fed in and
+  // replaced each step by the node's running_mean/running_var outputs (never trained).
+  const buffers: Record<string, string> = {}; // buffer initializer → output that updates it
+  for (const n of g.node) {
+    if (n.opType !== "BatchNormalization" || !n.attribute.some((a) => a.name === "training_mode" && a.i === 1n)) continue;
+    for (const k of [3, 4]) {
+      const name = n.input[k];
+      if (!name || !g.initializer.some((t) => t.name === name)) continue;
+      while (n.output.length <= k - 2) n.output.push("");
+      if (!n.output[k - 2]) n.output[k - 2] = `${name}__running`;
+      buffers[name] = n.output[k - 2]!;
+    }
+  }
+  const trainable = g.initializer.filter((t) => isFloat(t) && !spec.frozen?.(t.name) && !(t.name in buffers));
   if (!trainable.length) throw new GradientError("nothing to train: no float initializer is left unfrozen");
   const initial: Record<string, TensorProto> = Object.fromEntries(trainable.map((t) => [t.name, t]));
   g.initializer = g.initializer.filter((t) => !initial[t.name]);
@@ -81,7 +96,14 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   // Losses may use our ops; an unused import is harmless.
   const lossEmitter = new NodeEmitter({ ...opsets, [DOMAIN]: DOMAIN_VERSION }, names);
   const lt = new TensorOps(lossEmitter);
-  const dataInputs = g.input.filter((v) => !initial[v.name]).map((v) => v.name);
+  const bufferInitial: Record<string, TensorProto> = {};
+  for (const name of Object.keys(buffers)) {
+    const t = g.initializer.find((x) => x.name === name)!;
+    bufferInitial[name] = t;
+    g.initializer = g.initializer.filter((x) => x.name !== name);
+    g.input.push(valueInfo(name, dtypeName(t.dataType), t.dims.map(Number)));
+  }
+  const dataInputs = g.input.filter((v) => !initial[v.name] && !bufferInitial[v.name]).map((v) => v.name);
   const outputs = Object.fromEntries(g.output.map((o) => [o.name, { name: o.name } as Value]));
   const lossValue = spec.loss(lt, outputs, (name, dtype, shape) => {
     names.reserve(name);
@@ -93,12 +115,13 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   lossEmitter.nodes.push(identityNode(lossEmitter, lossValue.name, lossName));
   g.node.push(...lossEmitter.nodes);
   importOpsets(model, lossEmitter);
-  g.output = [valueInfo(lossName, "float32", [])];
+  g.output = [valueInfo(lossName, "float32", []), ...Object.values(buffers).map((o) => valueInfo(o, "float32"))];
   // The loss may use our ops: attach their function bodies.
   const model2 = withFunctionBodies(model);
 
   // 2. Backward for the loss, seeded with 1.
   const grad = buildGradientModel(model2, { wrt: trainable.map((t) => t.name), outputs: [lossName] });
+  for (const t of Object.values(bufferInitial)) initial[t.name] = t;
   const m = grad.model;
   const mg = m.graph!;
   const seed = grad.cotangents[lossName]!;
@@ -179,10 +202,11 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
     }
   }
   // Gradient outputs are not needed by the caller: keep the loss and the updated values.
+  for (const [buffer, output] of Object.entries(buffers)) next[buffer] = output;
   mg.output = mg.output.filter((v) => v.name === lossName || Object.values(next).includes(v.name));
   mg.node.push(...e.nodes);
   importOpsets(m, e);
-  return { model: m, parameters: trainable.map((p) => p.name), state, dataInputs, next, loss: lossName, initial, inferenceModel: base };
+  return { model: m, parameters: trainable.map((p) => p.name), buffers: Object.keys(buffers), state, dataInputs, next, loss: lossName, initial, inferenceModel: base };
 }
 
 function tryReserve(names: NameAllocator, name: string): void {

@@ -35,7 +35,7 @@ export class Trainer {
       deviceOutputs: Object.values(graph.next),
     });
     const values: Record<string, HostTensor> = {};
-    for (const p of graph.parameters) {
+    for (const p of [...graph.parameters, ...graph.buffers]) {
       const t = graph.initial[p]!;
       if (!t.rawData.length) throw new CheckpointError(`parameter "${p}" has no raw data (external data must be loaded first)`);
       const v = tensorOf(t);
@@ -95,11 +95,18 @@ export class Trainer {
    */
   async exportModel(): Promise<ModelProto> {
     const out = clone(ModelProtoSchema, this.graph.inferenceModel);
-    const params = await this.parameters();
+    const trained = await this.host([...this.graph.parameters, ...this.graph.buffers]);
     out.graph!.initializer = out.graph!.initializer.map((t) => {
-      const v = params[t.name];
+      const v = trained[t.name];
       return v ? tensorProto(t.name, "float32", v.data as Float32Array, v.dims) : t;
     });
+    // BatchNorm exported in training mode becomes the inference form, using the running statistics.
+    const outputs = new Set(out.graph!.output.map((o) => o.name));
+    for (const n of out.graph!.node) {
+      if (n.opType !== "BatchNormalization") continue;
+      n.attribute = n.attribute.filter((a) => a.name !== "training_mode");
+      n.output = n.output.slice(0, 1).concat(n.output.slice(1).filter((o) => outputs.has(o)).length ? n.output.slice(1) : []);
+    }
     return out;
   }
 }

@@ -126,3 +126,33 @@ describe("Trainer", () => {
     expect(losses.at(-1)!).toBeLessThan(0.7 * losses[0]!);
   }, 120_000);
 });
+
+describe("BatchNormalization in training mode", () => {
+  test("running statistics update each step and export writes them back in inference form", async () => {
+    const g = new GraphBuilder("bn");
+    const x = g.input("x", "float32", [8, 2, 3, 3]);
+    const scale = g.initializer("scale", "float32", [1, 1], [2]);
+    const bias = g.initializer("bias", "float32", [0, 0], [2]);
+    const mean = g.initializer("running_mean", "float32", [0, 0], [2]);
+    const variance = g.initializer("running_var", "float32", [1, 1], [2]);
+    const [y] = g.op("BatchNormalization", [x, scale, bias, mean, variance], { training_mode: 1, momentum: { kind: "float", value: 0.5 } }, { outputs: ["y", "", ""] });
+    g.output(g.op1("ReduceMean", [y!], { keepdims: 0 }), "out", "float32", []);
+    const trainer = await Trainer.create({ model: g.model(), optimizer: { kind: "sgd" }, loss: (t, outs) => t.mul(outs.out!, outs.out!) });
+    expect(trainer.graph.buffers.sort()).toEqual(["running_mean", "running_var"]);
+    expect(trainer.graph.parameters.sort()).toEqual(["bias", "scale"]);
+    const rand = mulberry32(3);
+    const data = Float32Array.from({ length: 8 * 18 }, () => 3 + rand());
+    for (let i = 0; i < 4; i++) await trainer.trainStep({ x: { type: "float32", data, dims: [8, 2, 3, 3] } }, 0.1);
+    const exported = await trainer.exportModel();
+    const rm = exported.graph!.initializer.find((t) => t.name === "running_mean")!;
+    const means = new Float32Array(new Uint8Array(rm.rawData).buffer);
+    // Batch mean ≈ 3.5: after 4 steps with momentum 0.5 the running mean is 3.5·(1 − 0.5⁴) ≈ 3.28.
+    for (const m of means) expect(m).toBeGreaterThan(3);
+    const bn = exported.graph!.node.find((n) => n.opType === "BatchNormalization")!;
+    expect(bn.attribute.some((a) => a.name === "training_mode")).toBe(false);
+    expect(bn.output).toEqual(["y"]);
+    const s = await ort.InferenceSession.create(encodeModel(exported));
+    const out = await s.run({ x: new ort.Tensor("float32", data, [8, 2, 3, 3]) });
+    expect(Number.isFinite((out.out!.data as Float32Array)[0]!)).toBe(true);
+  }, 120_000);
+});
