@@ -113,12 +113,26 @@ export const convRules: Record<string, GradRule> = {
     const g = geometry(ctx);
     const [x, w] = [ctx.input(0), ctx.input(1)];
     const zeros = Array(g.spatial).fill(0);
+    const wDims = ctx.staticDims(1);
     let dx: Value | undefined;
     if (ctx.needs(0)) {
-      const full = t.e.op1("ConvTranspose", [dy!, w], { strides: g.strides, dilations: g.dilations, pads: [...zeros, ...zeros], group: g.group }, { dtype: dy!.dtype });
-      dx = cutTo(t, full, x, g.padsBegin);
+      const k = wDims?.slice(2) ?? [];
+      const full = g.dilations.map((d, i) => d * ((k[i] ?? 1) - 1));
+      const direct = wDims && g.group === 1 && g.strides.every((s) => s === 1) && g.padsBegin.every((p, i) => p <= full[i]!) && g.padsEnd.every((p, i) => p <= full[i]!);
+      if (direct) {
+        // Stride 1: dX is a plain Conv of dY with the kernel flipped in space and its channel axes
+        // swapped — onnxruntime runs Conv faster than ConvTranspose (no col2im).
+        const n = g.spatial;
+        const axes = Array.from({ length: n }, (_, i) => i + 2);
+        const flipped = t.e.op1("Slice", [w, t.e.ints(Array(n).fill(-1)), t.e.ints(Array(n).fill(-(2 ** 62))), t.e.ints(axes), t.e.ints(Array(n).fill(-1))], {}, { dtype: w.dtype });
+        const kernel = t.e.op1("Transpose", [flipped], { perm: [1, 0, ...axes] }, { dtype: w.dtype });
+        const pads = [...g.padsBegin.map((p, i) => full[i]! - p), ...g.padsEnd.map((p, i) => full[i]! - p)];
+        dx = t.e.op1("Conv", [dy!, kernel], { dilations: g.dilations, pads }, { dtype: dy!.dtype });
+      } else {
+        const fullOut = t.e.op1("ConvTranspose", [dy!, w], { strides: g.strides, dilations: g.dilations, pads: [...zeros, ...zeros], group: g.group }, { dtype: dy!.dtype });
+        dx = cutTo(t, fullOut, x, g.padsBegin);
+      }
     }
-    const wDims = ctx.staticDims(1);
     const dw = !ctx.needs(1) ? undefined : wDims && wDims.length === g.spatial + 2 ? weightGradByPatches(t, x, dy!, wDims, g) : weightGrad(t, x, dy!, w, g, false);
     let db: Value | undefined;
     if (ctx.node.input[2] && ctx.needs(2)) {
