@@ -75,6 +75,34 @@ class RawDetector(nn.Module):
         return conv(f)
 
 
+class TinySSDLite(nn.Module):
+    """MobileNetV3 inverted-residual blocks (depthwise convs, BatchNorm, HardSwish, squeeze-excite with
+    Hardsigmoid) and torchvision's SSDLiteHead (depthwise-separable convs, BatchNorm, ReLU6)."""
+
+    def __init__(self, num_classes: int = 3):
+        super().__init__()
+        from functools import partial
+
+        from torchvision.models.detection.ssdlite import SSDLiteHead
+        from torchvision.models.mobilenetv3 import InvertedResidual, InvertedResidualConfig
+
+        norm = partial(nn.BatchNorm2d, eps=0.001, momentum=0.03)
+        cfg = lambda *a: InvertedResidualConfig(*a, width_mult=1.0)  # noqa: E731
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), norm(16), nn.Hardswish())
+        self.stage1 = nn.Sequential(InvertedResidual(cfg(16, 3, 32, 24, True, "HS", 2, 1), norm))
+        self.stage2 = nn.Sequential(InvertedResidual(cfg(24, 5, 48, 32, True, "HS", 2, 1), norm),
+                                    InvertedResidual(cfg(32, 3, 64, 32, False, "RE", 1, 1), norm))
+        self.head = SSDLiteHead([24, 32], [4, 4], num_classes, norm)
+
+    def forward(self, images):
+        f1 = self.stage1(self.stem(images))
+        f2 = self.stage2(f1)
+        ch, rh = self.head.classification_head, self.head.regression_head
+        cls = [m(f) for m, f in zip(ch.module_list, [f1, f2])]
+        box = [m(f) for m, f in zip(rh.module_list, [f1, f2])]
+        return tuple(cls + box)
+
+
 def export(model: nn.Module, path: str, size: int, external: bool = False, batch: int = 1) -> None:
     model.eval()
     x = torch.randn(batch, 3, size, size)
@@ -128,6 +156,10 @@ def main() -> None:
     retina = RawDetector("retinanet")
     export(retina, os.path.join(args.out, "tiny_retinanet.onnx"), 64)
     gradient_fixture(retina, os.path.join(args.out, "tiny_retinanet.grads.json.gz"), 64, seed=11)
+    torch.manual_seed(3)
+    ssd = TinySSDLite()
+    export(ssd, os.path.join(args.out, "tiny_ssdlite.onnx"), 64)
+    gradient_fixture(ssd, os.path.join(args.out, "tiny_ssdlite.grads.json.gz"), 64, seed=12)
     torch.manual_seed(2)
     export(RawDetector("fcos"), os.path.join(args.out, "tiny_fcos_external.onnx"), 64, external=True)
     for f in sorted(os.listdir(args.out)):

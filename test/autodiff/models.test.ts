@@ -15,7 +15,7 @@ const fixtures = resolve(import.meta.dir, "..", "..", "models", "fixtures");
 type Tensor = { dims: number[]; data: number[] };
 
 describe("gradients of exported detectors equal PyTorch autograd", () => {
-  for (const name of ["tiny_fcos", "tiny_retinanet"]) {
+  for (const name of ["tiny_fcos", "tiny_retinanet", "tiny_ssdlite"]) {
     const gradsFile = join(fixtures, `${name}.grads.json.gz`);
     test.skipIf(!existsSync(gradsFile))(name, async () => {
       const fx = JSON.parse(gunzipSync(readFileSync(gradsFile)).toString()) as { inputs: Record<string, Tensor>; cotangents: Record<string, Tensor>; gradients: Record<string, Tensor> };
@@ -29,7 +29,7 @@ describe("gradients of exported detectors equal PyTorch autograd", () => {
       const params = Object.keys(fx.gradients);
       const normOf = (v: number[]) => Math.sqrt(v.reduce((a, b) => a + b * b, 0));
       const floor = 1e-6 * Math.max(...params.map((p) => normOf(fx.gradients[p]!.data)));
-      expect(params.length).toBeGreaterThan(30);
+      expect(params.length).toBeGreaterThan(20);
       const worst: string[] = [];
       for (const p of params) {
         const ours = out[grad.gradients[p]!]!.data as Float32Array;
