@@ -2,13 +2,24 @@
 
 import type { Value } from "../../onnx/builder.ts";
 import { sumToShapeOf } from "../broadcast.ts";
-import type { GradContext, GradRule } from "../rule.ts";
+import { GradientError, type GradContext, type GradRule } from "../rule.ts";
 
 const c = (ctx: GradContext, v: number, like: Value) => ctx.t.scalar(like.dtype ?? "float32", v);
 
 /** Reduce a broadcast gradient to input i's shape, only when input i needs a gradient. */
 function toInput(ctx: GradContext, i: number, g: Value): Value | undefined {
   return ctx.needs(i) ? sumToShapeOf(ctx.t, g, ctx.input(i)) : undefined;
+}
+
+/** Two-input Max/Min: the gradient goes to the chosen input; ties split it evenly (as PyTorch). */
+function extremumGrad(ctx: GradContext, g: Value, wins: "Greater" | "Less"): (Value | undefined)[] {
+  if (ctx.node.input.length !== 2) throw new GradientError(`${ctx.node.opType} node "${ctx.node.name}": only the two-input form has a gradient rule`);
+  const t = ctx.t;
+  const [a, b] = [ctx.input(0), ctx.input(1)];
+  const half = c(ctx, 0.5, g);
+  const share = (first: Value, second: Value) =>
+    t.where(t.e.op1(wins, [first, second], {}, { dtype: "bool" }), g, t.where(t.equal(first, second), t.mul(g, half), c(ctx, 0, g)));
+  return [ctx.needs(0) ? toInput(ctx, 0, share(a, b)) : undefined, ctx.needs(1) ? toInput(ctx, 1, share(b, a)) : undefined];
 }
 
 export const elementwiseRules: Record<string, GradRule> = {
@@ -24,6 +35,15 @@ export const elementwiseRules: Record<string, GradRule> = {
     ctx.needs(1) ? toInput(ctx, 1, ctx.t.neg(ctx.t.div(ctx.t.mul(g!, ctx.output(0)), ctx.input(1)))) : undefined,
   ],
   Neg: (ctx, [g]) => [ctx.t.neg(g!)],
+  Abs: (ctx, [g]) => {
+    // sign(x) without Sign (CPU-only on the WebGPU EP); the subgradient at 0 is 0.
+    const t = ctx.t;
+    const x = ctx.input(0);
+    const sign = t.where(t.greater(x, c(ctx, 0, x)), c(ctx, 1, x), t.where(t.less(x, c(ctx, 0, x)), c(ctx, -1, x), c(ctx, 0, x)));
+    return [t.mul(g!, sign)];
+  },
+  Max: (ctx, grads) => extremumGrad(ctx, grads[0]!, "Greater"),
+  Min: (ctx, grads) => extremumGrad(ctx, grads[0]!, "Less"),
   Pow: (ctx, [g]) => {
     const t = ctx.t;
     const [a, b, y] = [ctx.input(0), ctx.input(1), ctx.output(0)];
