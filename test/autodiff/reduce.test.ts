@@ -1,0 +1,25 @@
+// The gradient rules of reductions and global pooling, against central differences.
+import { describe, expect, test } from "bun:test";
+import { float } from "../../src/onnx/builder.ts";
+import { checkGradient, type CheckInput } from "../support/grad_check.ts";
+
+type Case = [string, Parameters<typeof checkGradient>[0], CheckInput[], Parameters<typeof checkGradient>[2]?];
+const x = (shape: number[], name = "a"): CheckInput => ({ name, shape });
+
+const cases: Case[] = [
+  ["ReduceSum keepdims 0", (g, v) => [g.op1("ReduceSum", [v.a!, g.ints([0, 2])], { keepdims: 0 })], [x([2, 3, 4])]],
+  ["ReduceSum all", (g, v) => [g.op1("ReduceSum", [v.a!], { keepdims: 1 })], [x([2, 3])]],
+  ["ReduceMean", (g, v) => [g.op1("ReduceMean", [v.a!], { axes: [1], keepdims: 0 })], [x([2, 3, 4])]],
+  // onnxruntime's CPU GlobalAveragePool exists only in float32.
+  ["GlobalAveragePool (float32)", (g, v) => [g.op1("GlobalAveragePool", [v.a!])], [x([2, 3, 4, 5])], { dtype: "float32", h: 1e-2 }],
+];
+
+describe("reduction gradient rules", () => {
+  for (const [name, build, inputs, opts] of cases) {
+    test(name, async () => {
+      const r = await checkGradient(build, inputs, opts);
+      expect(r.report).toEqual([]);
+      expect(r.checked).toBeGreaterThan(0);
+    });
+  }
+});
