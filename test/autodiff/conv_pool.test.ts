@@ -1,8 +1,8 @@
 // Gradient rules of Conv, ConvTranspose, pooling and Resize, against central differences.
 import { describe, expect, test } from "bun:test";
-import { checkGradient, type CheckInput } from "../support/grad_check.ts";
+import { checkGradient, type CheckInput, type GradientCase, gradientCaseTests } from "../support/grad_check.ts";
 
-type Case = [string, Parameters<typeof checkGradient>[0], CheckInput[], Parameters<typeof checkGradient>[2]?];
+type Case = GradientCase;
 const x = (shape: number[], name = "x"): CheckInput => ({ name, shape });
 
 const conv = (attrs: Record<string, number | number[]>, bias = true): Parameters<typeof checkGradient>[0] => (g, v) => [g.op1("Conv", bias ? [v.x!, v.w!, v.b!] : [v.x!, v.w!], attrs)];
@@ -28,13 +28,7 @@ const cases: Case[] = [
 ];
 
 describe("convolution, pooling and resize gradient rules", () => {
-  for (const [name, build, inputs, opts] of cases) {
-    test(name, async () => {
-      // onnxruntime's CPU convolutions exist only in float32; they are linear in each input, so a
+  // onnxruntime's CPU convolutions exist only in float32; they are linear in each input, so a
       // large central-difference step is exact up to float32 rounding.
-      const r = await checkGradient(build, inputs, { samples: 10, dtype: "float32", h: 0.1, abs: 1e-3, rel: 1e-3, ...opts });
-      expect(r.report).toEqual([]);
-      expect(r.checked).toBeGreaterThan(0);
-    });
-  }
+  gradientCaseTests(cases, { samples: 10, dtype: "float32", h: 0.1, abs: 1e-3, rel: 1e-3 });
 });

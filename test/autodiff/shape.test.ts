@@ -1,9 +1,9 @@
 // The gradient rules of reshapes, transposes, concatenation, splitting, slicing, gathering, Expand, and shared inputs, against central differences.
 import { describe, expect, test } from "bun:test";
 import { float } from "../../src/onnx/builder.ts";
-import { checkGradient, type CheckInput } from "../support/grad_check.ts";
+import { checkGradient, type CheckInput, type GradientCase, gradientCaseTests } from "../support/grad_check.ts";
 
-type Case = [string, Parameters<typeof checkGradient>[0], CheckInput[], Parameters<typeof checkGradient>[2]?];
+type Case = GradientCase;
 const x = (shape: number[], name = "a"): CheckInput => ({ name, shape });
 
 const cases: Case[] = [
@@ -22,11 +22,5 @@ const cases: Case[] = [
 ];
 
 describe("data-movement gradient rules", () => {
-  for (const [name, build, inputs, opts] of cases) {
-    test(name, async () => {
-      const r = await checkGradient(build, inputs, opts);
-      expect(r.report).toEqual([]);
-      expect(r.checked).toBeGreaterThan(0);
-    });
-  }
+  gradientCaseTests(cases);
 });

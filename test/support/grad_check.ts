@@ -1,4 +1,5 @@
 // Finite-difference checks of gradient graphs: build a one-op (or few-op) model, differentiate it,
+import { expect, test } from "bun:test";
 // and compare with central differences of Σ output·cotangent computed by onnxruntime itself.
 
 import * as ort from "onnxruntime-node";
@@ -106,4 +107,18 @@ export async function checkGradient(
     }
   }
   return { worst, checked, report };
+}
+
+/** A named finite-difference case: build, inputs, and options for checkGradient. */
+export type GradientCase = [string, Parameters<typeof checkGradient>[0], CheckInput[], Parameters<typeof checkGradient>[2]?];
+
+/** One test per case; `defaults` apply under each case's own options. */
+export function gradientCaseTests(cases: readonly GradientCase[], defaults: Parameters<typeof checkGradient>[2] = {}): void {
+  for (const [name, build, inputs, opts] of cases) {
+    test(name, async () => {
+      const r = await checkGradient(build, inputs, { ...defaults, ...opts });
+      expect(r.report).toEqual([]);
+      expect(r.checked).toBeGreaterThan(0);
+    });
+  }
 }
