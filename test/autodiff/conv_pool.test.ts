@@ -29,6 +29,6 @@ const cases: Case[] = [
 
 describe("convolution, pooling and resize gradient rules", () => {
   // onnxruntime's CPU convolutions exist only in float32; they are linear in each input, so a
-      // large central-difference step is exact up to float32 rounding.
+  // large central-difference step is exact up to float32 rounding.
   gradientCaseTests(cases, { samples: 10, dtype: "float32", h: 0.1, abs: 1e-3, rel: 1e-3 });
 });
