@@ -6,6 +6,7 @@
 import { NameAllocator, NodeEmitter, type DTypeName, dtypeName, tensorProto, type Value, valueInfo } from "../onnx/builder.ts";
 import { clone, create, type ModelProto, ModelProtoSchema, NodeProtoSchema, type NodeProto, OperatorSetIdProtoSchema, type ValueInfoProto } from "../onnx/proto.ts";
 import { TensorOps } from "../onnx/tensor_ops.ts";
+import { withFunctionBodies } from "../ops/library.ts";
 import { type GradContext, GradientError, type GradRule } from "./rule.ts";
 import { gradRules } from "./rules/index.ts";
 
@@ -212,7 +213,17 @@ export function buildGradientModel(source: ModelProto, opts: GradientOptions = {
   for (const [domain, version] of e.opsets) {
     if (!model.opsetImport.some((o) => o.domain === domain)) model.opsetImport.push(create(OperatorSetIdProtoSchema, { domain, version: BigInt(version) }));
   }
-  return { model, cotangents, gradients };
+  // Rules may emit our ops (the loss ops' Grad ops): carry their function bodies.
+  return { model: withFunctionBodies(model, bodyPrecisionOf(model)), cotangents, gradients };
+}
+
+/** Keep the precision of the bodies the model already carries (float32 bodies cast nothing to double). */
+function bodyPrecisionOf(model: ModelProto): "float64" | "float32" {
+  const body = model.functions.find((f) => f.domain === "com.ranksort" && f.name !== "StopGradient");
+  if (!body) return "float64";
+  const castsToDouble = (nodes: readonly NodeProto[]): boolean =>
+    nodes.some((n) => (n.opType === "Cast" && n.attribute.some((a) => a.name === "to" && a.i === 11n)) || n.attribute.some((a) => a.g && castsToDouble(a.g.node)));
+  return castsToDouble(body.node) ? "float64" : "float32";
 }
 
 function zeroOf(dtype: DTypeName) {

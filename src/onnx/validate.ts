@@ -210,6 +210,10 @@ function checkTypes(node: NodeProto, scope: Scope, report: (m: string) => void):
 
 function checkOurOp(op: OpName, node: NodeProto, scope: Scope, report: (m: string) => void): void {
   const sig = OPS[op];
+  if (op === "StopGradient") {
+    if (node.input.length !== 1 || node.output.length !== 1) report("StopGradient takes one input and gives one output");
+    return;
+  }
   if (node.input.length !== sig.inputs.length) report(`${op} takes ${sig.inputs.length} inputs (${sig.inputs.join(", ")}), got ${node.input.length}`);
   if (node.output.length !== sig.outputs.length) {
     report(`${op} must name all ${sig.outputs.length} outputs (${sig.outputs.join(", ")}); use "" for the ones not needed`);

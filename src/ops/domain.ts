@@ -5,7 +5,7 @@ export const DOMAIN_VERSION = 1;
 /** Default-domain opset the function bodies are written against. */
 export const BODY_OPSET = 17;
 
-export type OpName = "RankSortLoss" | "RankSortLossGrad" | "APLoss" | "APLossGrad" | "ALRPLoss" | "ALRPLossGrad";
+export type OpName = "RankSortLoss" | "RankSortLossGrad" | "APLoss" | "APLossGrad" | "ALRPLoss" | "ALRPLossGrad" | "StopGradient";
 
 export interface OpSignature {
   inputs: readonly string[];
@@ -51,6 +51,13 @@ export const OPS: Readonly<Record<OpName, OpSignature>> = {
     requiredOutputs: 1,
     attributes: { delta: 1, eps: 1e-5 },
     doc: "aLRP loss (classification part); regression_losses: one per positive in flattened order. Optional outputs: gradient, rank of each positive, ascending order of the positives.",
+  },
+  StopGradient: {
+    inputs: ["x"],
+    outputs: ["y"],
+    requiredOutputs: 1,
+    attributes: {},
+    doc: "y = x; gradient graphs pass nothing back through it (the detach of the official heads' IoU targets, box weights and λ).",
   },
   ALRPLossGrad: {
     inputs: ["logits", "targets", "regression_losses", "d_loss"],

@@ -1,10 +1,11 @@
 // Every com.ranksort function, for attaching to a model that uses our ops.
 
-import type { FunctionProto } from "../onnx/proto.ts";
+import { clone, create, type FunctionProto, type ModelProto, ModelProtoSchema, OperatorSetIdProtoSchema } from "../onnx/proto.ts";
 import { alrpLossFunction, alrpLossGradFunction } from "./bodies/alrp.ts";
 import { apLossFunction, apLossGradFunction } from "./bodies/ap.ts";
 import { rankSortLossFunction, rankSortLossGradFunction } from "./bodies/rank_sort.ts";
-import type { OpName } from "./domain.ts";
+import { stopGradientFunction } from "./bodies/stop_gradient.ts";
+import { DOMAIN, DOMAIN_VERSION, type OpName } from "./domain.ts";
 import type { BodyPrecision } from "./bodies/ranking_terms.ts";
 
 const BUILDERS: Record<OpName, (precision: BodyPrecision) => FunctionProto> = {
@@ -14,6 +15,7 @@ const BUILDERS: Record<OpName, (precision: BodyPrecision) => FunctionProto> = {
   APLossGrad: apLossGradFunction,
   ALRPLoss: alrpLossFunction,
   ALRPLossGrad: alrpLossGradFunction,
+  StopGradient: stopGradientFunction,
 };
 
 /** Which functions an op needs (a Grad op calls its forward op). */
@@ -24,6 +26,7 @@ const NEEDS: Record<OpName, OpName[]> = {
   APLossGrad: ["APLossGrad", "APLoss"],
   ALRPLoss: ["ALRPLoss"],
   ALRPLossGrad: ["ALRPLossGrad", "ALRPLoss"],
+  StopGradient: ["StopGradient"],
 };
 
 /**
@@ -39,4 +42,19 @@ export function functionsFor(ops: Iterable<OpName>, precision: BodyPrecision = "
   const names = new Set<OpName>();
   for (const op of ops) for (const n of NEEDS[op]) names.add(n);
   return [...names].map((n) => opFunction(n, precision));
+}
+
+/**
+ * Attach the function bodies of every com.ranksort op the graph uses (inline mode needs them).
+ * Bodies the model already carries are kept.
+ */
+export function withFunctionBodies(model: ModelProto, precision: BodyPrecision = "float64"): ModelProto {
+  const out = clone(ModelProtoSchema, model);
+  const used = new Set(out.graph!.node.filter((n) => n.domain === DOMAIN).map((n) => n.opType as OpName));
+  if (!used.size) return out;
+  for (const fn of functionsFor(used, precision)) {
+    if (!out.functions.some((f) => f.domain === fn.domain && f.name === fn.name)) out.functions.push(fn);
+  }
+  if (!out.opsetImport.some((o) => o.domain === DOMAIN)) out.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: DOMAIN, version: BigInt(DOMAIN_VERSION) }));
+  return out;
 }

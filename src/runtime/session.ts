@@ -10,15 +10,15 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { decodeModel, encodeModel, readModel } from "../onnx/model_io.ts";
-import { clone, create, type ModelProto, ModelProtoSchema, OperatorSetIdProtoSchema, TypeProto_TensorSchema, TypeProtoSchema } from "../onnx/proto.ts";
+import { clone, create, type ModelProto, ModelProtoSchema, TypeProto_TensorSchema, TypeProtoSchema } from "../onnx/proto.ts";
 import { assertValidModel } from "../onnx/validate.ts";
-import { DOMAIN, DOMAIN_VERSION, type OpName } from "../ops/domain.ts";
-import { functionsFor } from "../ops/library.ts";
-import type { BodyPrecision } from "../ops/bodies/ranking_terms.ts";
+import { withFunctionBodies } from "../ops/library.ts";
 import { type HostTensor, type OrtInferenceSession, type OrtModule, type OrtTensor, RuntimeError, toOrt } from "./host_tensor.ts";
 import { download } from "./loss_kernel_backend.ts";
 import { getKernelBackend, type KernelBackend } from "./kernel_backend.ts";
-import { isCustomNode, splitAtCustomNodes, type Step } from "./split_graph.ts";
+import { splitAtCustomNodes, type Step } from "./split_graph.ts";
+
+export { withFunctionBodies };
 
 export type ExecutionProvider = "cpu" | "wasm" | "webgpu" | "cuda";
 export type CustomOpMode = "inline" | "kernels";
@@ -75,21 +75,6 @@ async function loadOrt(ep: ExecutionProvider): Promise<{ ort: OrtModule; options
     return { ort, options: { executionProviders: ["webgpu"] } };
   }
   throw new RuntimeError(`unknown execution provider "${ep as string}"; use cpu, wasm, webgpu or cuda`);
-}
-
-/**
- * Attach the function bodies of every com.ranksort op the graph uses (inline mode needs them).
- * Bodies the model already carries are kept.
- */
-export function withFunctionBodies(model: ModelProto, precision: BodyPrecision = "float64"): ModelProto {
-  const out = clone(ModelProtoSchema, model);
-  const used = new Set(out.graph!.node.filter(isCustomNode).map((n) => n.opType as OpName));
-  if (!used.size) return out;
-  for (const fn of functionsFor(used, precision)) {
-    if (!out.functions.some((f) => f.domain === fn.domain && f.name === fn.name)) out.functions.push(fn);
-  }
-  if (!out.opsetImport.some((o) => o.domain === DOMAIN)) out.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: DOMAIN, version: BigInt(DOMAIN_VERSION) }));
-  return out;
 }
 
 export class RankSortSession {

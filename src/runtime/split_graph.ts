@@ -22,8 +22,9 @@ export interface CustomStep {
 
 export type Step = StandardStage | CustomStep;
 
+/** A node our kernel backends run in kernels mode (StopGradient is an identity: its body stays inline). */
 export function isCustomNode(node: NodeProto): boolean {
-  return node.domain === DOMAIN;
+  return node.domain === DOMAIN && node.opType !== "StopGradient";
 }
 
 /** Steps in execution order. Values needed later (or graph outputs) leave each stage as outputs. */

@@ -22,6 +22,7 @@ export const ranksortRules: Record<string, GradRule> = {
     ctx.e.op1("APLossGrad", [ctx.input(0), ctx.input(1), zeroIfMissing(ctx, gl)], attrs(ctx), { domain: DOMAIN, dtype: "float32" }),
     undefined,
   ],
+  [`${DOMAIN}::StopGradient`]: () => [undefined],
   [`${DOMAIN}::ALRPLoss`]: (ctx, [gl]) => [
     ctx.e.op1("ALRPLossGrad", [ctx.input(0), ctx.input(1), ctx.input(2), zeroIfMissing(ctx, gl)], attrs(ctx), { domain: DOMAIN, dtype: "float32" }),
     undefined,
