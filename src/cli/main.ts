@@ -7,6 +7,8 @@ import { ModelFormatError } from "../onnx/model_io.ts";
 import { GradientError } from "../autodiff/rule.ts";
 import { RuntimeError } from "../runtime/host_tensor.ts";
 import { ModelValidationError } from "../onnx/validate.ts";
+import { DatasetError } from "../data/coco.ts";
+import { ImageError } from "../data/image.ts";
 import { UsageError } from "./usage_error.ts";
 
 interface Command {
@@ -30,6 +32,11 @@ const commands: Record<string, Command> = {
     summary: "gradients of a model's outputs · cotangents w.r.t. its initializers and inputs",
     usage: async () => (await import("./commands/vjp.ts")).vjpUsage,
     run: async (argv) => (await import("./commands/vjp.ts")).vjpCommand(argv),
+  },
+  "make-data": {
+    summary: "write a deterministic synthetic detection dataset in COCO format",
+    usage: async () => (await import("./commands/make_data.ts")).makeDataUsage,
+    run: async (argv) => (await import("./commands/make_data.ts")).makeDataCommand(argv),
   },
   demo: {
     summary: "RS/AP/aLRP on a bundled detection-shaped case: losses, timings, naive comparison",
@@ -61,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (e) {
-    const known = e instanceof UsageError || e instanceof RankSortInputError || e instanceof CaseFormatError || e instanceof BackendUnavailableError || e instanceof ModelFormatError || e instanceof GradientError || e instanceof RuntimeError || e instanceof ModelValidationError;
+    const known = e instanceof UsageError || e instanceof RankSortInputError || e instanceof CaseFormatError || e instanceof BackendUnavailableError || e instanceof ModelFormatError || e instanceof GradientError || e instanceof RuntimeError || e instanceof ModelValidationError || e instanceof DatasetError || e instanceof ImageError;
     const argError = (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     if (known || argError) {
       console.error(`ranksort ${name}: ${(e as Error).message}`);
