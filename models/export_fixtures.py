@@ -103,13 +103,14 @@ class TinySSDLite(nn.Module):
         return tuple(cls + box)
 
 
-def export(model: nn.Module, path: str, size: int, external: bool = False, batch: int = 1) -> None:
+def export(model: nn.Module, path: str, size: int, external: bool = False, batch: int = 1, dynamic_batch: bool = False) -> None:
     model.eval()
     x = torch.randn(batch, 3, size, size)
     n_out = len(model(x))
     names = [f"out{i}" for i in range(n_out)]
+    axes = {n: {0: "batch"} for n in ["images", *names]} if dynamic_batch else None
     torch.onnx.export(model, x, path, opset_version=17, input_names=["images"], output_names=names,
-                      do_constant_folding=False, training=torch.onnx.TrainingMode.TRAINING)
+                      do_constant_folding=False, training=torch.onnx.TrainingMode.TRAINING, dynamic_axes=axes)
     if external:
         data_path = path + ".data"
         if os.path.exists(data_path):
@@ -143,6 +144,16 @@ def gradient_fixture(model: nn.Module, path: str, size: int, seed: int) -> None:
         gz.write(json.dumps(fixture).encode())
 
 
+def export_bundled(path: str) -> None:
+    """The demo's detector: the tiny FCOS-style model (3 classes, strides 8/16/32), batch dynamic,
+    128×128 inputs. Outputs out0–2 class logits, out3–5 box distances, out6–8 centerness."""
+    torch.manual_seed(42)
+    model = RawDetector("fcos")
+    # Detection-style init of the class bias: every score starts near 0.01 (focal-loss prior).
+    torch.nn.init.constant_(model.head.classification_head.cls_logits.bias, -4.595)
+    export(model, path, 128, batch=2, dynamic_batch=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "fixtures"))
@@ -162,6 +173,7 @@ def main() -> None:
     gradient_fixture(ssd, os.path.join(args.out, "tiny_ssdlite.grads.json.gz"), 64, seed=12)
     torch.manual_seed(2)
     export(RawDetector("fcos"), os.path.join(args.out, "tiny_fcos_external.onnx"), 64, external=True)
+    export_bundled(os.path.join(os.path.dirname(__file__), "tiny_fcos_128.onnx"))
     for f in sorted(os.listdir(args.out)):
         print(f, os.path.getsize(os.path.join(args.out, f)))
 

@@ -75,7 +75,7 @@ describe("ranksort loss", () => {
   });
 
   test("demo runs on a small case and reports agreement", () => {
-    const r = run("demo", "--anchors", "200", "--classes", "10", "--positives", "20");
+    const r = run("demo-loss", "--anchors", "200", "--classes", "10", "--positives", "20");
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("RankSort (ranking)");
     const ratios = [...r.stdout.matchAll(/^(RankSort \(ranking\)|AP|aLRP)\s.*\s([\d.]+)$/gm)].map((m) => Number(m[2]));

@@ -33,13 +33,28 @@ const commands: Record<string, Command> = {
     usage: async () => (await import("./commands/vjp.ts")).vjpUsage,
     run: async (argv) => (await import("./commands/vjp.ts")).vjpCommand(argv),
   },
+  train: {
+    summary: "fine-tune an exported detector with RS loss on a COCO-format dataset",
+    usage: async () => (await import("./commands/train.ts")).trainUsage,
+    run: async (argv) => (await import("./commands/train.ts")).trainCommand(argv),
+  },
+  eval: {
+    summary: "COCO AP and oLRP of a detector on a COCO-format dataset",
+    usage: async () => (await import("./commands/train.ts")).evalUsage,
+    run: async (argv) => (await import("./commands/train.ts")).evalCommand(argv),
+  },
   "make-data": {
     summary: "write a deterministic synthetic detection dataset in COCO format",
     usage: async () => (await import("./commands/make_data.ts")).makeDataUsage,
     run: async (argv) => (await import("./commands/make_data.ts")).makeDataCommand(argv),
   },
   demo: {
-    summary: "RS/AP/aLRP on a bundled detection-shaped case: losses, timings, naive comparison",
+    summary: "fine-tune the bundled detector with RS loss on bundled synthetic data (runs/demo)",
+    usage: async () => (await import("./commands/demo_train.ts")).demoTrainUsage,
+    run: async (argv) => (await import("./commands/demo_train.ts")).demoTrainCommand(argv),
+  },
+  "demo-loss": {
+    summary: "RS/AP/aLRP kernels on a detection-shaped case: losses, timings, naive comparison",
     usage: async () => (await import("./commands/demo.ts")).demoUsage,
     run: async (argv) => (await import("./commands/demo.ts")).demoCommand(argv),
   },

@@ -22,7 +22,11 @@ export interface TrainStepSpec {
    * Build the scalar loss from the model's outputs (by name) and extra graph inputs the loss needs
    * (declare them with `input`). Runs on a builder that already holds the forward graph.
    */
-  loss: (t: TensorOps, outputs: Record<string, Value>, input: (name: string, dtype: DTypeName, shape: (number | string)[]) => Value) => Value;
+  loss: (
+    t: TensorOps,
+    outputs: Record<string, Value>,
+    input: (name: string, dtype: DTypeName, shape: (number | string)[]) => Value,
+  ) => Value | { loss: Value; report: Record<string, Value> };
   optimizer: OptimizerSpec;
   /** Clip gradients to this global L2 norm before the update. */
   clipGradNorm?: number;
@@ -48,6 +52,8 @@ export interface TrainStepGraph {
   /** Output names: updated parameter/state values by input name, and the loss. */
   next: Record<string, string>;
   loss: string;
+  /** Output name of each reported scalar. */
+  report: Record<string, string>;
   initial: Record<string, TensorProto>;
   /** The inference model the parameters belong to (ties untied when asked). */
   inferenceModel: ModelProto;
@@ -105,17 +111,24 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   }
   const dataInputs = g.input.filter((v) => !initial[v.name] && !bufferInitial[v.name]).map((v) => v.name);
   const outputs = Object.fromEntries(g.output.map((o) => [o.name, { name: o.name } as Value]));
-  const lossValue = spec.loss(lt, outputs, (name, dtype, shape) => {
+  const built = spec.loss(lt, outputs, (name, dtype, shape) => {
     names.reserve(name);
     g.input.push(valueInfo(name, dtype, shape));
     dataInputs.push(name);
     return { name, dtype, shape };
   });
+  const lossValue = "loss" in built ? built.loss : built;
+  // Scalars reported each step besides the loss (e.g. its components), as extra outputs.
+  const report: Record<string, string> = {};
+  for (const [key, v] of Object.entries("report" in built ? built.report : {})) {
+    report[key] = names.fresh(`report_${key}`);
+    lossEmitter.nodes.push(identityNode(lossEmitter, v.name, report[key]!));
+  }
   const lossName = names.fresh("loss");
   lossEmitter.nodes.push(identityNode(lossEmitter, lossValue.name, lossName));
   g.node.push(...lossEmitter.nodes);
   importOpsets(model, lossEmitter);
-  g.output = [valueInfo(lossName, "float32", []), ...Object.values(buffers).map((o) => valueInfo(o, "float32"))];
+  g.output = [valueInfo(lossName, "float32", []), ...Object.values(buffers).map((o) => valueInfo(o, "float32")), ...Object.values(report).map((o) => valueInfo(o, "float32", []))];
   // The loss may use our ops: attach their function bodies.
   const model2 = withFunctionBodies(model);
 
@@ -203,10 +216,10 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   }
   // Gradient outputs are not needed by the caller: keep the loss and the updated values.
   for (const [buffer, output] of Object.entries(buffers)) next[buffer] = output;
-  mg.output = mg.output.filter((v) => v.name === lossName || Object.values(next).includes(v.name));
+  mg.output = mg.output.filter((v) => v.name === lossName || Object.values(next).includes(v.name) || Object.values(report).includes(v.name));
   mg.node.push(...e.nodes);
   importOpsets(m, e);
-  return { model: m, parameters: trainable.map((p) => p.name), buffers: Object.keys(buffers), state, dataInputs, next, loss: lossName, initial, inferenceModel: base };
+  return { model: m, parameters: trainable.map((p) => p.name), buffers: Object.keys(buffers), state, dataInputs, next, loss: lossName, report, initial, inferenceModel: base };
 }
 
 function tryReserve(names: NameAllocator, name: string): void {

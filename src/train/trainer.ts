@@ -56,8 +56,13 @@ export class Trainer {
     this.step++;
     const loss = ((await download(out[this.graph.loss]!)).data as Float32Array)[0]!;
     if (!Number.isFinite(loss)) throw new Error(`trainStep: the loss is ${loss} at step ${this.step} (diverged; lower the learning rate or clip gradients)`);
+    this.lastReport = {};
+    for (const [key, name] of Object.entries(this.graph.report)) this.lastReport[key] = ((await download(out[name]!)).data as Float32Array)[0]!;
     return loss;
   }
+
+  /** The reported scalars of the last step (the loss spec's `report`). */
+  lastReport: Record<string, number> = {};
 
   /** Host copies of named values (downloaded from the device where they live there). */
   private async host(names: Iterable<string>): Promise<Record<string, HostTensor>> {

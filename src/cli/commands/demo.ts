@@ -9,7 +9,7 @@ import { maxToleranceRatio } from "../../cases/tolerance.ts";
 import { nowMs, timeMedian } from "../../util/timing.ts";
 import { UsageError } from "../usage_error.ts";
 
-export const demoUsage = `ranksort demo [--anchors 8000] [--classes 80] [--positives 500] [--regime early|late] [--seed 1]
+export const demoUsage = `ranksort demo-loss [--anchors 8000] [--classes 80] [--positives 500] [--regime early|late] [--seed 1]
 
 Builds a deterministic detection-shaped case (anchors × classes logits, IoU targets on the
 positives), computes Rank & Sort, AP and aLRP losses with the CPU kernels, runs the naive pairwise
