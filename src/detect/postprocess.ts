@@ -1,4 +1,6 @@
-// Detections from scores and boxes: score threshold, per-class greedy NMS, top-k.
+// Detections from scores and boxes: the top candidates by score, score threshold, per-class greedy
+// NMS, top-k. Rank-based losses (RS, AP) order scores without calibrating their level, so the
+// default threshold is low and the candidate cap does the pruning.
 
 import { iou } from "./boxes.ts";
 
@@ -9,12 +11,27 @@ export interface RawDetection {
 }
 
 /** scores [N, C] (probabilities), boxes [N, 4]. */
-export function postprocess(scores: Float32Array, boxes: Float32Array, numClasses: number, opts = { scoreThreshold: 0.05, nmsIoU: 0.6, maxDetections: 100 }): RawDetection[] {
+export interface PostprocessOptions {
+  scoreThreshold: number;
+  nmsIoU: number;
+  maxDetections: number;
+  /** Candidates (anchor, class) kept before NMS, highest scores first. */
+  preNmsTopK: number;
+}
+
+export const DEFAULT_POSTPROCESS: PostprocessOptions = { scoreThreshold: 0.001, nmsIoU: 0.6, maxDetections: 100, preNmsTopK: 1000 };
+
+export function postprocess(scores: Float32Array, boxes: Float32Array, numClasses: number, opts: PostprocessOptions = DEFAULT_POSTPROCESS): RawDetection[] {
   const N = boxes.length / 4;
   const kept: RawDetection[] = [];
+  // The preNmsTopK best (anchor, class) pairs above the threshold.
+  const all: number[] = [];
+  for (let k = 0; k < N * numClasses; k++) if (scores[k]! >= opts.scoreThreshold) all.push(k);
+  all.sort((a, b) => scores[b]! - scores[a]!);
+  const top = all.slice(0, opts.preNmsTopK);
   for (let c = 0; c < numClasses; c++) {
     const cand: number[] = [];
-    for (let i = 0; i < N; i++) if (scores[i * numClasses + c]! >= opts.scoreThreshold) cand.push(i);
+    for (const k of top) if (k % numClasses === c) cand.push(Math.floor(k / numClasses));
     cand.sort((a, b) => scores[b * numClasses + c]! - scores[a * numClasses + c]!);
     const chosen: number[] = [];
     for (const i of cand) {
