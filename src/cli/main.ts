@@ -43,6 +43,11 @@ const commands: Record<string, Command> = {
     usage: async () => (await import("./commands/train.ts")).evalUsage,
     run: async (argv) => (await import("./commands/train.ts")).evalCommand(argv),
   },
+  report: {
+    summary: "write RUN/report.html (loss curves, AP per epoch, PR curves, images with boxes)",
+    usage: async () => (await import("./commands/report.ts")).reportUsage,
+    run: async (argv) => (await import("./commands/report.ts")).reportCommand(argv),
+  },
   "make-data": {
     summary: "write a deterministic synthetic detection dataset in COCO format",
     usage: async () => (await import("./commands/make_data.ts")).makeDataUsage,

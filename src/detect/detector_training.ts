@@ -209,6 +209,8 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
     metrics = [{ epoch: 0, loss: null, components: {}, ...before.metrics, oLRP: before.oLRP, trainSeconds: 0, imagesPerSecond: 0 }];
     writeFileAtomic(metricsFile, JSON.stringify(metrics, null, 2));
   }
+  writeFileAtomic(join(cfg.outDir, "run.json"), JSON.stringify({ data: cfg.dataDir, adapter: cfg.adapter, loss: cfg.loss, optimizer: cfg.optimizer, batch: cfg.batch, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend }, null, 2));
+  let lastDetections: Detection[] | undefined;
   for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
     const rand = mulberry32((cfg.seed ?? 1) * 1000 + epoch);
     const order = train.map((_, i) => i);
@@ -236,10 +238,14 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
     const trainSeconds = (performance.now() - t0) / 1000;
     await trainer.saveCheckpoint(checkpoint, { epoch: epoch + 1, adapter: cfg.adapter.name, loss: cfg.loss });
     const evaluation = await evaluateDetector(encodeModel(await trainer.exportModel()), cfg.adapter, val);
+    lastDetections = evaluation.detections;
     const components = Object.fromEntries(Object.entries(componentSums).map(([k, v]) => [k, v / stepsPerEpoch]));
     metrics.push({ epoch: epoch + 1, loss: lossSum / stepsPerEpoch, components, ...evaluation.metrics, oLRP: evaluation.oLRP, trainSeconds, imagesPerSecond: train.length / trainSeconds });
     writeFileAtomic(metricsFile, JSON.stringify(metrics, null, 2));
   }
-  writeFileAtomic(join(cfg.outDir, "model.onnx"), encodeModel(await trainer.exportModel()));
+  const finalModel = encodeModel(await trainer.exportModel());
+  writeFileAtomic(join(cfg.outDir, "model.onnx"), finalModel);
+  const detections = lastDetections ?? (await evaluateDetector(finalModel, cfg.adapter, val)).detections;
+  writeFileAtomic(join(cfg.outDir, "evaluation.json"), JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections }));
   return metrics;
 }

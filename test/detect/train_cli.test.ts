@@ -34,6 +34,14 @@ describe("ranksort train / eval", () => {
     const r = JSON.parse(ev.stdout.trim().split("\n").at(-1)!);
     expect(r.images).toBe(30);
     expect(r.AP50).toBeGreaterThanOrEqual(0);
+    const rep = run("report", join(dir, "run"));
+    expect(rep.status).toBe(0);
+    const html = readFileSync(join(dir, "run", "report.html"), "utf8");
+    expect(html).toContain("Precision–recall at IoU 0.5");
+    expect((html.match(/<svg /g) ?? []).length).toBe(3);
+    expect((html.match(/data:image\/png;base64,/g) ?? []).length).toBeGreaterThan(0);
+    expect(html).not.toMatch(/https?:\/\//); // opens offline
+    expect(run("report", join(dir, "nothing")).stderr).toMatch(/has no metrics.json/);
     const bad = run("train", ...base, "--loss", "hinge");
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--loss must be rs or focal/);

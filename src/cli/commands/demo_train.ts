@@ -10,13 +10,14 @@ import { writeSyntheticDataset } from "../../data/synthetic_dataset.ts";
 import { PRESETS } from "../../detect/adapter.ts";
 import { trainDetector } from "../../detect/detector_training.ts";
 import type { ExecutionProvider } from "../../runtime/session.ts";
+import { reportFor } from "./report.ts";
 import { progressLine } from "./train.ts";
 
 export const demoTrainUsage = `ranksort demo [--out runs/demo] [--images 400] [--epochs 20] [--backend cpu] [--loss rs|focal]
 
 Fine-tunes the bundled tiny FCOS-style detector with Rank & Sort loss on a bundled synthetic COCO
 dataset (generated into OUT/data on first use), evaluating COCO AP and oLRP on held-out images after
-every epoch. Results: OUT/metrics.json, OUT/checkpoint.bin, OUT/model.onnx.`;
+every epoch. Results: OUT/metrics.json, OUT/checkpoint.bin, OUT/model.onnx, OUT/report.html.`;
 
 export async function demoTrainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -60,6 +61,7 @@ export async function demoTrainCommand(argv: string[]): Promise<number> {
   for (const m of metrics) {
     console.log(`${String(m.epoch).padStart(5)}  ${(m.loss === null ? "  -  " : m.loss.toFixed(3))}  ${m.AP.toFixed(3)}  ${m.AP50.toFixed(3)}  ${m.AP75.toFixed(3)}  ${m.oLRP.toFixed(3)}  ${m.epoch === 0 ? "-" : m.imagesPerSecond.toFixed(1)}`);
   }
-  console.log(`\n${((performance.now() - t0) / 1000).toFixed(0)} s. Run folder: ${out} (metrics.json, checkpoint.bin, model.onnx)`);
+  const report = reportFor(out);
+  console.log(`\n${((performance.now() - t0) / 1000).toFixed(0)} s. Run folder: ${out} (metrics.json, checkpoint.bin, model.onnx); report: ${report}`);
   return 0;
 }
