@@ -154,6 +154,15 @@ def export_bundled(path: str) -> None:
     export(model, path, 128, batch=2, dynamic_batch=True)
 
 
+def export_bundled_retinanet(path: str) -> None:
+    """A RetinaNet-style detector for fine-tuning tests: 9 anchors per location, 3 classes, strides
+    8/16/32, 128×128, batch dynamic. Outputs out0–2 class logits [B, 9·3, H, W], out3–5 box deltas."""
+    torch.manual_seed(43)
+    model = RawDetector("retinanet")
+    torch.nn.init.constant_(model.head.classification_head.cls_logits.bias, -4.595)
+    export(model, path, 128, batch=2, dynamic_batch=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "fixtures"))
@@ -174,6 +183,7 @@ def main() -> None:
     torch.manual_seed(2)
     export(RawDetector("fcos"), os.path.join(args.out, "tiny_fcos_external.onnx"), 64, external=True)
     export_bundled(os.path.join(os.path.dirname(__file__), "tiny_fcos_128.onnx"))
+    export_bundled_retinanet(os.path.join(os.path.dirname(__file__), "tiny_retinanet_128.onnx"))
     for f in sorted(os.listdir(args.out)):
         print(f, os.path.getsize(os.path.join(args.out, f)))
 

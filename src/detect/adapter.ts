@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import type { Value } from "../onnx/builder.ts";
 import type { TensorOps } from "../onnx/tensor_ops.ts";
 import { levelAnchors, levelsFor } from "./anchors.ts";
+import { decodeDelta } from "./box_coders.ts";
 
 export interface AdapterLevel {
   stride: number;
@@ -20,11 +21,21 @@ export interface DetectorAdapter {
   numClasses: number;
   imageSize: number;
   levels: AdapterLevel[];
-  /** "distance-exp": FCOS-style l, t, r, b = exp(min(x, 6))·stride from each point. */
-  coder: "distance-exp";
-  /** ATSS anchor size in strides (the ATSS paper: 8). */
+  /**
+   * "distance-exp": FCOS-style l, t, r, b = exp(min(x, 6))·stride from each location (1 anchor).
+   * "delta-xywh": anchor-based deltas with means 0 and stds [0.1, 0.1, 0.2, 0.2] (RetinaNet/ATSS).
+   */
+  coder: "distance-exp" | "delta-xywh";
+  /** Anchor size in strides (ATSS: 8; RetinaNet: 4 with 3 scales per octave). */
   anchorScale: number;
+  /** Anchor shapes per location (default one square anchor). */
+  scalesPerOctave?: number;
+  ratios?: number[];
+  /** Label assignment (default ATSS). */
+  assigner?: "atss" | "max-iou";
 }
+
+export const DELTA_CODER = { kind: "delta-xywh" as const, means: [0, 0, 0, 0] as [number, number, number, number], stds: [0.1, 0.1, 0.2, 0.2] as [number, number, number, number] };
 
 export const PRESETS: Record<string, DetectorAdapter> = {
   "tiny-fcos": {
@@ -38,6 +49,21 @@ export const PRESETS: Record<string, DetectorAdapter> = {
     ],
     coder: "distance-exp",
     anchorScale: 8,
+  },
+  "tiny-retinanet": {
+    name: "tiny-retinanet",
+    numClasses: 3,
+    imageSize: 128,
+    levels: [
+      { stride: 8, classes: "out0", boxes: "out3" },
+      { stride: 16, classes: "out1", boxes: "out4" },
+      { stride: 32, classes: "out2", boxes: "out5" },
+    ],
+    coder: "delta-xywh",
+    anchorScale: 4,
+    scalesPerOctave: 3,
+    ratios: [0.5, 1, 2],
+    assigner: "max-iou",
   },
 };
 
@@ -61,7 +87,7 @@ export interface AnchorLayout {
 
 export function anchorLayout(adapter: DetectorAdapter): AnchorLayout {
   const levels = levelsFor(adapter.imageSize, adapter.imageSize, adapter.levels.map((l) => l.stride));
-  const anchors = levels.map((l) => levelAnchors(l, { octaveBaseScale: adapter.anchorScale, scalesPerOctave: 1, ratios: [1] }));
+  const anchors = levels.map((l) => levelAnchors(l, { octaveBaseScale: adapter.anchorScale, scalesPerOctave: adapter.scalesPerOctave ?? 1, ratios: adapter.ratios ?? [1] }));
   const all = new Float32Array(anchors.reduce((a, b) => a + b.length, 0));
   let k = 0;
   for (const a of anchors) {
@@ -72,14 +98,14 @@ export function anchorLayout(adapter: DetectorAdapter): AnchorLayout {
   const points = new Float32Array(2 * N);
   const strides = new Float32Array(N);
   let i = 0;
-  levels.forEach((l) => {
-    for (let j = 0; j < l.height * l.width; j++, i++) {
+  levels.forEach((l, li) => {
+    for (let j = 0; j < anchors[li]!.length / 4; j++, i++) {
       points[2 * i] = (all[4 * i]! + all[4 * i + 2]!) / 2;
       points[2 * i + 1] = (all[4 * i + 1]! + all[4 * i + 3]!) / 2;
       strides[i] = l.stride;
     }
   });
-  return { points, strides, anchors: all, perLevel: levels.map((l) => l.height * l.width) };
+  return { points, strides, anchors: all, perLevel: anchors.map((a) => a.length / 4) };
 }
 
 /** Flatten level outputs [B, K, H, W] to [B·N, K] in anchor order (level, y, x). */
@@ -96,7 +122,32 @@ export function decodeInGraph(t: TensorOps, regression: Value, points: Value, st
   return t.add(xyxy, t.mul(d, sign));
 }
 
-/** Host decode of one image's raw regression (same formula). */
+/** In-graph delta-xywh decode against anchors [M, 4] (stds 0.1/0.2, dw/dh clamped as mmdetection). */
+export function decodeDeltaInGraph(t: TensorOps, regression: Value, anchors: Value): Value {
+  const col = (v: Value, i: number) => t.e.op1("Slice", [v, t.e.ints([i]), t.e.ints([i + 1]), t.e.ints([1])], {}, { dtype: "float32" });
+  const f = (v: number) => t.scalar("float32", v);
+  const clampRatio = Math.abs(Math.log(16 / 1000));
+  const [ax1, ay1, ax2, ay2] = [0, 1, 2, 3].map((i) => col(anchors, i));
+  const pw = t.sub(ax2!, ax1!);
+  const ph = t.sub(ay2!, ay1!);
+  const px = t.add(ax1!, t.mul(pw, f(0.5)));
+  const py = t.add(ay1!, t.mul(ph, f(0.5)));
+  const [dx, dy, dw, dh] = [0, 1, 2, 3].map((i) => t.mul(col(regression, i), f(DELTA_CODER.stds[i]!)));
+  const gw = t.mul(pw, t.e.op1("Exp", [t.clip(dw!, f(-clampRatio), f(clampRatio))], {}, { dtype: "float32" }));
+  const gh = t.mul(ph, t.e.op1("Exp", [t.clip(dh!, f(-clampRatio), f(clampRatio))], {}, { dtype: "float32" }));
+  const gx = t.add(px, t.mul(pw, dx!));
+  const gy = t.add(py, t.mul(ph, dy!));
+  const hw = t.mul(gw, f(0.5));
+  const hh = t.mul(gh, f(0.5));
+  return t.concat([t.sub(gx, hw), t.sub(gy, hh), t.add(gx, hw), t.add(gy, hh)], 1);
+}
+
+/** Host decode of one image's raw regression (same formulas as in the graph). */
+export function decodeForAdapter(adapter: DetectorAdapter, regression: Float32Array, layout: AnchorLayout): Float32Array {
+  return adapter.coder === "delta-xywh" ? decodeDelta(DELTA_CODER, layout.anchors, regression) : decodeHost(regression, layout);
+}
+
+/** Host decode of one image's raw regression (distance-exp). */
 export function decodeHost(regression: Float32Array, layout: AnchorLayout): Float32Array {
   const N = layout.strides.length;
   const out = new Float32Array(4 * N);

@@ -17,8 +17,8 @@ import { focalLoss, giouLoss } from "../train/losses.ts";
 import { Trainer } from "../train/trainer.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import { mulberry32 } from "../util/random.ts";
-import { type AnchorLayout, anchorLayout, decodeHost, decodeInGraph, type DetectorAdapter, flattenLevels } from "./adapter.ts";
-import { assignATSS, classTargets } from "./assigners.ts";
+import { type AnchorLayout, anchorLayout, decodeDeltaInGraph, decodeForAdapter, decodeInGraph, type DetectorAdapter, flattenLevels } from "./adapter.ts";
+import { assignATSS, assignMaxIoU, classTargets } from "./assigners.ts";
 import { cocoMetrics, type Detection, type GroundTruth, olrp } from "./evaluate.ts";
 import { postprocess } from "./postprocess.ts";
 import { rsDetectionLoss } from "./rs_detection_loss.ts";
@@ -88,11 +88,12 @@ function makeBatch(samples: CocoDataset["samples"], adapter: DetectorAdapter, la
   const gtBoxes = new Float32Array(B * N * 4);
   const points = new Float32Array(B * N * 2);
   const strides = new Float32Array(B * N);
+  const anchorBoxes = new Float32Array(B * N * 4);
   samples.forEach((s, b) => {
     const img = readImage(s.path);
     const prep = prepareImage(img, s.boxes, S, IMAGENET, flip && rand() < 0.5);
     images.set(prep.pixels, b * 3 * S * S);
-    const assignment = assignATSS(layout.anchors, layout.perLevel, prep.boxes);
+    const assignment = adapter.assigner === "max-iou" ? assignMaxIoU(layout.anchors, prep.boxes) : assignATSS(layout.anchors, layout.perLevel, prep.boxes);
     targets.set(classTargets(assignment, s.classes, C), b * N * C);
     for (let a = 0; a < N; a++) {
       const g = assignment.gt[a]!;
@@ -100,16 +101,19 @@ function makeBatch(samples: CocoDataset["samples"], adapter: DetectorAdapter, la
     }
     points.set(layout.points, b * N * 2);
     strides.set(layout.strides, b * N);
+    anchorBoxes.set(layout.anchors, b * N * 4);
   });
-  return {
-    feeds: {
-      images: { type: "float32", data: images, dims: [B, 3, S, S] },
-      class_targets: { type: "float32", data: targets, dims: [B * N, C] },
-      gt_boxes: { type: "float32", data: gtBoxes, dims: [B * N, 4] },
-      anchor_points: { type: "float32", data: points, dims: [B * N, 2] },
-      anchor_strides: { type: "float32", data: strides, dims: [B * N, 1] },
-    },
+  const feeds: Record<string, HostTensor> = {
+    images: { type: "float32", data: images, dims: [B, 3, S, S] },
+    class_targets: { type: "float32", data: targets, dims: [B * N, C] },
+    gt_boxes: { type: "float32", data: gtBoxes, dims: [B * N, 4] },
   };
+  if (adapter.coder === "delta-xywh") feeds.anchor_boxes = { type: "float32", data: anchorBoxes, dims: [B * N, 4] };
+  else {
+    feeds.anchor_points = { type: "float32", data: points, dims: [B * N, 2] };
+    feeds.anchor_strides = { type: "float32", data: strides, dims: [B * N, 1] };
+  }
+  return { feeds };
 }
 
 /** The loss graph on the model's outputs: RS (the official heads' form) or Focal + GIoU. */
@@ -120,7 +124,10 @@ function detectionLoss(adapter: DetectorAdapter, kind: "rs" | "focal") {
     const regression = flattenLevels(t, adapter.levels.map((l) => outputs[l.boxes]!), 4);
     const targets = input("class_targets", "float32", ["M", C]);
     const gtBoxes = input("gt_boxes", "float32", ["M", 4]);
-    const boxes = decodeInGraph(t, regression, input("anchor_points", "float32", ["M", 2]), input("anchor_strides", "float32", ["M", 1]));
+    const boxes =
+      adapter.coder === "delta-xywh"
+        ? decodeDeltaInGraph(t, regression, input("anchor_boxes", "float32", ["M", 4]))
+        : decodeInGraph(t, regression, input("anchor_points", "float32", ["M", 2]), input("anchor_strides", "float32", ["M", 1]));
     if (kind === "rs") {
       const l = rsDetectionLoss(t, { logits, boxes, gtBoxes, classTargets: targets });
       return { loss: l.total, report: { ranking: l.ranking, sorting: l.sorting, box: l.box, lambda: l.lambda } };
@@ -162,15 +169,19 @@ export async function evaluateDetector(modelBytes: Uint8Array, adapter: Detector
         const cls = out[l.classes]!;
         const box = out[l.boxes]!;
         const [H, W] = [cls.dims[2]!, cls.dims[3]!];
+        const A = cls.dims[1]! / C; // anchors per location; channel = a·C + c, anchor order (y, x, a)
         const cd = cls.data as Float32Array;
         const bd = box.data as Float32Array;
         for (let p = 0; p < H * W; p++) {
-          for (let c = 0; c < C; c++) scores[(offset + p) * C + c] = 1 / (1 + Math.exp(-cd[(b * C + c) * H * W + p]!));
-          for (let k = 0; k < 4; k++) reg[(offset + p) * 4 + k] = bd[(b * 4 + k) * H * W + p]!;
+          for (let a = 0; a < A; a++) {
+            const row = offset + p * A + a;
+            for (let c = 0; c < C; c++) scores[row * C + c] = 1 / (1 + Math.exp(-cd[(b * A * C + a * C + c) * H * W + p]!));
+            for (let k = 0; k < 4; k++) reg[row * 4 + k] = bd[(b * A * 4 + a * 4 + k) * H * W + p]!;
+          }
         }
-        offset += H * W;
+        offset += H * W * A;
       });
-      const boxes = decodeHost(reg, layout);
+      const boxes = decodeForAdapter(adapter, reg, layout);
       for (const d of postprocess(scores, boxes, C)) {
         const k = 1 / scales[b]!;
         detections.push({ image: s.imageId, category: d.classIndex, score: d.score, box: [d.box[0] * k, d.box[1] * k, d.box[2] * k, d.box[3] * k] });
