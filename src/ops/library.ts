@@ -46,10 +46,12 @@ export function functionsFor(ops: Iterable<OpName>, precision: BodyPrecision = "
 
 /**
  * Attach the function bodies of every com.ranksort op the graph uses (inline mode needs them).
- * Bodies the model already carries are kept.
+ * Bodies the model already carries are kept, unless `replace` is set.
  */
-export function withFunctionBodies(model: ModelProto, precision: BodyPrecision = "float64"): ModelProto {
+export function withFunctionBodies(model: ModelProto, precision: BodyPrecision = "float64", replace = false): ModelProto {
   const out = clone(ModelProtoSchema, model);
+  // Replacing swaps bodies the model already carries for ones of the requested precision.
+  if (replace) out.functions = out.functions.filter((f) => f.domain !== DOMAIN);
   const used = new Set(out.graph!.node.filter((n) => n.domain === DOMAIN).map((n) => n.opType as OpName));
   if (!used.size) return out;
   for (const fn of functionsFor(used, precision)) {

@@ -96,8 +96,9 @@ export class RankSortSession {
       gpuBuffers && options.deviceOutputs?.length && mode === "inline"
         ? { ...baseOptions, preferredOutputLocation: Object.fromEntries(options.deviceOutputs.map((n) => [n, "gpu-buffer"])) }
         : baseOptions;
-    // onnxruntime-web's WebGPU build has no float64 kernels: it gets the float32 bodies.
-    const complete = withFunctionBodies(model, ep === "webgpu" ? "float32" : "float64");
+    // onnxruntime-web's WebGPU build has no float64 kernels: it gets the float32 bodies, replacing
+    // any float64 bodies the model carries.
+    const complete = ep === "webgpu" ? withFunctionBodies(model, "float32", true) : withFunctionBodies(model, "float64");
     assertValidModel(complete);
     const graph = complete.graph!;
     const initializers = new Set(graph.initializer.map((t) => t.name));

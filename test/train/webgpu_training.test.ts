@@ -2,7 +2,7 @@
 // onnxruntime-node's Dawn EP in Bun on SwiftShader. Skipped with the reason where the drivers are missing.
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -29,6 +29,25 @@ describe("training on the WebGPU execution provider", () => {
   test.skipIf(!lavapipe)("Deno, onnxruntime-web WebGPU EP on lavapipe", () => {
     const r = run([join(root, "node_modules", ".bin", "deno"), "run", "-A", script, "webgpu"], {});
     expect(r.last).toBeLessThan(0.02 * r.first);
+  }, 300_000);
+  test.skipIf(!lavapipe)("Deno: ranksort train fine-tunes the bundled detector on the WebGPU EP (float32 bodies)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ranksort-gpu-train-"));
+    try {
+      const deno = join(root, "node_modules", ".bin", "deno");
+      const cli = join(root, "bin", "ranksort.mjs");
+      const xdg = mkdtempSync(join(tmpdir(), "ranksort-xdg-"));
+      chmodSync(xdg, 0o700);
+      const env = { ...process.env, XDG_RUNTIME_DIR: xdg, NO_COLOR: "1" };
+      expect(spawnSync(deno, ["run", "-A", cli, "make-data", "--out", join(dir, "data"), "--images", "20"], { cwd: root, env }).status).toBe(0);
+      const r = spawnSync(deno, ["run", "-A", cli, "train", "--model", join(root, "models", "tiny_fcos_128.onnx"), "--preset", "tiny-fcos", "--data", join(dir, "data"), "--out", join(dir, "run"), "--epochs", "1", "--backend", "webgpu"], { cwd: root, env, encoding: "utf8" });
+      expect(r.status).toBe(0);
+      const metrics = JSON.parse(readFileSync(join(dir, "run", "metrics.json"), "utf8"));
+      expect(metrics.map((m: { epoch: number }) => m.epoch)).toEqual([0, 1]);
+      expect(Number.isFinite(metrics[1].loss)).toBe(true);
+      rmSync(xdg, { recursive: true, force: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 300_000);
   test.skipIf(!existsSync(swiftshader))("Bun, onnxruntime-node WebGPU EP on SwiftShader", () => {
     const r = run([join(root, "node_modules", ".bin", "bun"), script, "webgpu"], { VK_ICD_FILENAMES: swiftshader });
