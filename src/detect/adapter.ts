@@ -50,6 +50,28 @@ export const PRESETS: Record<string, DetectorAdapter> = {
     coder: "distance-exp",
     anchorScale: 8,
   },
+  // torchvision's FCOS / RetinaNet (ResNet-18-FPN, P3–P7) as models/export_torchvision.py exports
+  // them, 3 classes (the synthetic data); an adapter JSON of the same shape sets other class counts.
+  // Decoding is ranksort's (exp distances / 0.1-0.2 deltas), a choice when fine-tuning from scratch.
+  "torchvision-fcos": {
+    name: "torchvision-fcos",
+    numClasses: 3,
+    imageSize: 128,
+    levels: [8, 16, 32, 64, 128].map((stride, i) => ({ stride, classes: `out${i}`, boxes: `out${i + 5}` })),
+    coder: "distance-exp",
+    anchorScale: 8,
+  },
+  "torchvision-retinanet": {
+    name: "torchvision-retinanet",
+    numClasses: 3,
+    imageSize: 128,
+    levels: [8, 16, 32, 64, 128].map((stride, i) => ({ stride, classes: `out${i}`, boxes: `out${i + 5}` })),
+    coder: "delta-xywh",
+    anchorScale: 4,
+    scalesPerOctave: 3,
+    ratios: [0.5, 1, 2],
+    assigner: "max-iou",
+  },
   "tiny-retinanet": {
     name: "tiny-retinanet",
     numClasses: 3,
