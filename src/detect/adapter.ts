@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import type { Value } from "../onnx/builder.ts";
 import type { TensorOps } from "../onnx/tensor_ops.ts";
+import { IMAGENET, type Normalisation } from "../data/batch.ts";
 import { levelAnchors, levelsFor } from "./anchors.ts";
 import { decodeDelta } from "./box_coders.ts";
 
@@ -33,6 +34,27 @@ export interface DetectorAdapter {
   ratios?: number[];
   /** Label assignment (default ATSS). */
   assigner?: "atss" | "max-iou";
+  /**
+   * Input normalisation the model was trained with, per channel on 0…255 values (default ImageNet,
+   * what torchvision's detectors and mmdetection use; e.g. {mean: [127.5,127.5,127.5], std:
+   * [127.5,127.5,127.5]} for a model trained on [-1, 1] inputs).
+   */
+  normalisation?: Normalisation;
+}
+
+/** The adapter's input normalisation, checked: three finite means and three positive stds. */
+export function adapterNormalisation(adapter: DetectorAdapter): Normalisation {
+  const n = adapter.normalisation;
+  if (n === undefined) return IMAGENET;
+  for (const key of ["mean", "std"] as const) {
+    const v = n[key];
+    if (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
+      throw new Error(`adapter "${adapter.name}": normalisation.${key} must be three finite numbers (per channel, on 0…255 values); got ${JSON.stringify(v)}`);
+    }
+  }
+  const bad = n.std.findIndex((x) => x <= 0);
+  if (bad >= 0) throw new Error(`adapter "${adapter.name}": normalisation.std[${bad}] must be > 0; got ${n.std[bad]}`);
+  return n;
 }
 
 export const DELTA_CODER = { kind: "delta-xywh" as const, means: [0, 0, 0, 0] as [number, number, number, number], stds: [0.1, 0.1, 0.2, 0.2] as [number, number, number, number] };

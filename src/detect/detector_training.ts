@@ -4,7 +4,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { prepareImage, IMAGENET } from "../data/batch.ts";
+import { prepareImage } from "../data/batch.ts";
 import { type CocoDataset, loadCoco } from "../data/coco.ts";
 import { readImage } from "../data/image.ts";
 import type { Value } from "../onnx/builder.ts";
@@ -17,7 +17,7 @@ import { focalLoss, giouLoss } from "../train/losses.ts";
 import { Trainer } from "../train/trainer.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import { mulberry32 } from "../util/random.ts";
-import { type AnchorLayout, anchorLayout, decodeDeltaInGraph, decodeForAdapter, decodeInGraph, type DetectorAdapter, flattenLevels } from "./adapter.ts";
+import { adapterNormalisation, type AnchorLayout, anchorLayout, decodeDeltaInGraph, decodeForAdapter, decodeInGraph, type DetectorAdapter, flattenLevels } from "./adapter.ts";
 import { assignATSS, assignMaxIoU, classTargets } from "./assigners.ts";
 import { cocoMetrics, type Detection, type GroundTruth, olrp } from "./evaluate.ts";
 import { postprocess } from "./postprocess.ts";
@@ -91,7 +91,7 @@ function makeBatch(samples: CocoDataset["samples"], adapter: DetectorAdapter, la
   const anchorBoxes = new Float32Array(B * N * 4);
   samples.forEach((s, b) => {
     const img = readImage(s.path);
-    const prep = prepareImage(img, s.boxes, S, IMAGENET, flip && rand() < 0.5);
+    const prep = prepareImage(img, s.boxes, S, adapterNormalisation(adapter), flip && rand() < 0.5);
     images.set(prep.pixels, b * 3 * S * S);
     const assignment = adapter.assigner === "max-iou" ? assignMaxIoU(layout.anchors, prep.boxes) : assignATSS(layout.anchors, layout.perLevel, prep.boxes);
     targets.set(classTargets(assignment, s.classes, C), b * N * C);
@@ -155,7 +155,7 @@ export async function evaluateDetector(modelBytes: Uint8Array, adapter: Detector
     const images = new Float32Array(chunk.length * 3 * S * S);
     const scales: number[] = [];
     chunk.forEach((s, b) => {
-      const prep = prepareImage(readImage(s.path), s.boxes, S, IMAGENET);
+      const prep = prepareImage(readImage(s.path), s.boxes, S, adapterNormalisation(adapter));
       images.set(prep.pixels, b * 3 * S * S);
       scales.push(prep.scale);
       for (let k = 0; k < s.classes.length; k++) gts.push({ image: s.imageId, category: s.classes[k]!, box: Array.from(s.boxes.subarray(4 * k, 4 * k + 4)) as [number, number, number, number] });
