@@ -40,6 +40,30 @@ export interface DetectorAdapter {
    * [127.5,127.5,127.5]} for a model trained on [-1, 1] inputs).
    */
   normalisation?: Normalisation;
+  /**
+   * SSD default boxes (torchvision's DefaultBoxGenerator) instead of stride-based anchors: boxes per
+   * location = 2 + 2·aspectRatios.length, centred at ((x + ½)/f, (y + ½)/f) of the image.
+   */
+  ssdDefaultBoxes?: SSDDefaultBoxes;
+  /**
+   * Class outputs carry a background logit first for each anchor (SSD, trained with softmax).
+   * ranksort drops it and trains the numClasses foreground logits as independent sigmoids.
+   */
+  backgroundChannel?: boolean;
+}
+
+export interface SSDDefaultBoxes {
+  /** Feature map side per level (square maps). */
+  featureSizes: number[];
+  /** Box scale per level as a fraction of the image, plus one more (levels + 1 values). */
+  scales: number[];
+  /** Extra aspect ratios per location (each adds a w:h = r and an h:w = r box). */
+  aspectRatios: number[];
+}
+
+/** Class channels per anchor in the model's class outputs (numClasses, plus background for SSD). */
+export function classChannels(adapter: DetectorAdapter): number {
+  return adapter.numClasses + (adapter.backgroundChannel ? 1 : 0);
 }
 
 /** The adapter's input normalisation, checked: three finite means and three positive stds. */
@@ -109,6 +133,20 @@ export const PRESETS: Record<string, DetectorAdapter> = {
     ratios: [0.5, 1, 2],
     assigner: "max-iou",
   },
+  // torchvision's ssdlite320_mobilenet_v3_large at a 128² input (six maps: 8, 4, 2, 1, 1, 1), its
+  // default boxes and [-1, 1] inputs; the softmax background logit is dropped for RS's sigmoids.
+  "torchvision-ssdlite": {
+    name: "torchvision-ssdlite",
+    numClasses: 3,
+    imageSize: 128,
+    levels: [0, 1, 2, 3, 4, 5].map((i) => ({ stride: 0, classes: `out${i}`, boxes: `out${i + 6}` })),
+    coder: "delta-xywh",
+    anchorScale: 0,
+    ssdDefaultBoxes: { featureSizes: [8, 4, 2, 1, 1, 1], scales: [0.2, 0.35, 0.5, 0.65, 0.8, 0.95, 1.0], aspectRatios: [2, 3] },
+    backgroundChannel: true,
+    assigner: "max-iou",
+    normalisation: { mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5] },
+  },
 };
 
 export function loadAdapter(nameOrPath: string): DetectorAdapter {
@@ -130,8 +168,16 @@ export interface AnchorLayout {
 }
 
 export function anchorLayout(adapter: DetectorAdapter): AnchorLayout {
-  const levels = levelsFor(adapter.imageSize, adapter.imageSize, adapter.levels.map((l) => l.stride));
-  const anchors = levels.map((l) => levelAnchors(l, { octaveBaseScale: adapter.anchorScale, scalesPerOctave: adapter.scalesPerOctave ?? 1, ratios: adapter.ratios ?? [1] }));
+  const ssd = adapter.ssdDefaultBoxes;
+  if (ssd && (ssd.featureSizes.length !== adapter.levels.length || ssd.scales.length !== adapter.levels.length + 1)) {
+    throw new Error(`adapter "${adapter.name}": ssdDefaultBoxes needs one feature size per level (${adapter.levels.length}) and levels + 1 scales; got ${ssd.featureSizes.length} and ${ssd.scales.length}`);
+  }
+  const levels = ssd
+    ? ssd.featureSizes.map((f) => ({ stride: adapter.imageSize / f, height: f, width: f }))
+    : levelsFor(adapter.imageSize, adapter.imageSize, adapter.levels.map((l) => l.stride));
+  const anchors = ssd
+    ? ssd.featureSizes.map((_, k) => ssdLevelBoxes(ssd, k, adapter.imageSize))
+    : levels.map((l) => levelAnchors(l, { octaveBaseScale: adapter.anchorScale, scalesPerOctave: adapter.scalesPerOctave ?? 1, ratios: adapter.ratios ?? [1] }));
   const all = new Float32Array(anchors.reduce((a, b) => a + b.length, 0));
   let k = 0;
   for (const a of anchors) {
@@ -150,6 +196,31 @@ export function anchorLayout(adapter: DetectorAdapter): AnchorLayout {
     }
   });
   return { points, strides, anchors: all, perLevel: anchors.map((a) => a.length / 4) };
+}
+
+/** SSD default boxes [x1, y1, x2, y2] of level k in pixels, in the head's (y, x, box) order. */
+export function ssdLevelBoxes(spec: SSDDefaultBoxes, k: number, imageSize: number): Float32Array {
+  const f = spec.featureSizes[k]!;
+  const s = spec.scales[k]!;
+  const clip = (v: number) => Math.min(Math.max(v, 0), 1); // torchvision clips w, h to the image
+  const sizes: [number, number][] = [[s, s], [Math.sqrt(s * spec.scales[k + 1]!), Math.sqrt(s * spec.scales[k + 1]!)]];
+  for (const r of spec.aspectRatios) {
+    sizes.push([s * Math.sqrt(r), s / Math.sqrt(r)], [s / Math.sqrt(r), s * Math.sqrt(r)]);
+  }
+  const out = new Float32Array(f * f * sizes.length * 4);
+  let i = 0;
+  for (let y = 0; y < f; y++) {
+    for (let x = 0; x < f; x++) {
+      const [cx, cy] = [(x + 0.5) / f, (y + 0.5) / f];
+      for (const [w, h] of sizes) {
+        out[i++] = (cx - clip(w) / 2) * imageSize;
+        out[i++] = (cy - clip(h) / 2) * imageSize;
+        out[i++] = (cx + clip(w) / 2) * imageSize;
+        out[i++] = (cy + clip(h) / 2) * imageSize;
+      }
+    }
+  }
+  return out;
 }
 
 /** Flatten level outputs [B, K, H, W] to [B·N, K] in anchor order (level, y, x). */

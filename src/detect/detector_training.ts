@@ -17,7 +17,7 @@ import { focalLoss, giouLoss } from "../train/losses.ts";
 import { Trainer } from "../train/trainer.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import { mulberry32 } from "../util/random.ts";
-import { adapterNormalisation, type AnchorLayout, anchorLayout, decodeDeltaInGraph, decodeForAdapter, decodeInGraph, type DetectorAdapter, flattenLevels } from "./adapter.ts";
+import { adapterNormalisation, type AnchorLayout, anchorLayout, classChannels, decodeDeltaInGraph, decodeForAdapter, decodeInGraph, type DetectorAdapter, flattenLevels } from "./adapter.ts";
 import { assignATSS, assignMaxIoU, classTargets } from "./assigners.ts";
 import { cocoMetrics, type Detection, type GroundTruth, olrp } from "./evaluate.ts";
 import { postprocess } from "./postprocess.ts";
@@ -120,7 +120,9 @@ function makeBatch(samples: CocoDataset["samples"], adapter: DetectorAdapter, la
 function detectionLoss(adapter: DetectorAdapter, kind: "rs" | "focal") {
   return (t: TensorOps, outputs: Record<string, Value>, input: (n: string, d: "float32", s: (number | string)[]) => Value): { loss: Value; report: Record<string, Value> } => {
     const C = adapter.numClasses;
-    const logits = flattenLevels(t, adapter.levels.map((l) => outputs[l.classes]!), C);
+    const all = flattenLevels(t, adapter.levels.map((l) => outputs[l.classes]!), classChannels(adapter));
+    // SSD-style outputs: drop the background logit in front of each anchor's class logits.
+    const logits = adapter.backgroundChannel ? t.e.op1("Slice", [all, t.e.ints([1]), t.e.ints([C + 1]), t.e.ints([1])], {}, { dtype: "float32" }) : all;
     const regression = flattenLevels(t, adapter.levels.map((l) => outputs[l.boxes]!), 4);
     const targets = input("class_targets", "float32", ["M", C]);
     const gtBoxes = input("gt_boxes", "float32", ["M", 4]);
@@ -169,13 +171,15 @@ export async function evaluateDetector(modelBytes: Uint8Array, adapter: Detector
         const cls = out[l.classes]!;
         const box = out[l.boxes]!;
         const [H, W] = [cls.dims[2]!, cls.dims[3]!];
-        const A = cls.dims[1]! / C; // anchors per location; channel = a·C + c, anchor order (y, x, a)
+        const K = classChannels(adapter);
+        const skip = K - C; // a background logit first (SSD)
+        const A = cls.dims[1]! / K; // anchors per location; channel = a·K + c, anchor order (y, x, a)
         const cd = cls.data as Float32Array;
         const bd = box.data as Float32Array;
         for (let p = 0; p < H * W; p++) {
           for (let a = 0; a < A; a++) {
             const row = offset + p * A + a;
-            for (let c = 0; c < C; c++) scores[row * C + c] = 1 / (1 + Math.exp(-cd[(b * A * C + a * C + c) * H * W + p]!));
+            for (let c = 0; c < C; c++) scores[row * C + c] = 1 / (1 + Math.exp(-cd[(b * A * K + a * K + skip + c) * H * W + p]!));
             for (let k = 0; k < 4; k++) reg[row * 4 + k] = bd[(b * A * 4 + a * 4 + k) * H * W + p]!;
           }
         }
