@@ -14,6 +14,7 @@ import type { TensorOps } from "../onnx/tensor_ops.ts";
 import type { HostTensor } from "../runtime/host_tensor.ts";
 import { type ExecutionProvider, RankSortSession } from "../runtime/session.ts";
 import { focalLoss, giouLoss } from "../train/losses.ts";
+import { recalibrateBatchNorm } from "../train/precise_batch_norm.ts";
 import { Trainer } from "../train/trainer.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import { mulberry32 } from "../util/random.ts";
@@ -143,6 +144,18 @@ function detectionLoss(adapter: DetectorAdapter, kind: "rs" | "focal") {
   };
 }
 
+/** Network inputs for up to `maxBatches` batches of `samples` (no augmentation): BatchNorm calibration. */
+function imageBatches(samples: CocoDataset["samples"], adapter: DetectorAdapter, batch: number, maxBatches: number): Record<string, HostTensor>[] {
+  const S = adapter.imageSize;
+  const out: Record<string, HostTensor>[] = [];
+  for (let i = 0; i + batch <= samples.length && out.length < maxBatches; i += batch) {
+    const images = new Float32Array(batch * 3 * S * S);
+    samples.slice(i, i + batch).forEach((s, b) => images.set(prepareImage(readImage(s.path), s.boxes, S, adapterNormalisation(adapter)).pixels, b * 3 * S * S));
+    out.push({ images: { type: "float32", data: images, dims: [batch, 3, S, S] } });
+  }
+  return out;
+}
+
 /** COCO AP and oLRP of `modelBytes` on `samples` (original image coordinates). */
 export async function evaluateDetector(modelBytes: Uint8Array, adapter: DetectorAdapter, samples: CocoDataset["samples"], batch = 8): Promise<{ metrics: ReturnType<typeof cocoMetrics>; oLRP: number; detections: Detection[] }> {
   const layout = anchorLayout(adapter);
@@ -252,13 +265,14 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
     }
     const trainSeconds = (performance.now() - t0) / 1000;
     await trainer.saveCheckpoint(checkpoint, { epoch: epoch + 1, adapter: cfg.adapter.name, loss: cfg.loss });
-    const evaluation = await evaluateDetector(encodeModel(await trainer.exportModel()), cfg.adapter, val);
+    const exported = encodeModel(await recalibrateBatchNorm(await trainer.exportModel(), () => imageBatches(train, cfg.adapter, cfg.batch, 16)));
+    const evaluation = await evaluateDetector(exported, cfg.adapter, val);
     lastDetections = evaluation.detections;
     const components = Object.fromEntries(Object.entries(componentSums).map(([k, v]) => [k, v / stepsPerEpoch]));
     metrics.push({ epoch: epoch + 1, loss: lossSum / stepsPerEpoch, components, ...evaluation.metrics, oLRP: evaluation.oLRP, trainSeconds, imagesPerSecond: train.length / trainSeconds });
     writeFileAtomic(metricsFile, JSON.stringify(metrics, null, 2));
   }
-  const finalModel = encodeModel(await trainer.exportModel());
+  const finalModel = encodeModel(await recalibrateBatchNorm(await trainer.exportModel(), () => imageBatches(train, cfg.adapter, cfg.batch, 16)));
   writeFileAtomic(join(cfg.outDir, "model.onnx"), finalModel);
   const detections = lastDetections ?? (await evaluateDetector(finalModel, cfg.adapter, val)).detections;
   writeFileAtomic(join(cfg.outDir, "evaluation.json"), JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections }));
