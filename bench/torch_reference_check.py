@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Self-test of bench/torch_reference.py against the tiny golden cases.
 
-Usage: python3 bench/torch_reference_check.py --golden-dir /work/shared/golden
+Usage: python3 bench/torch_reference_check.py --golden-dir ../shared/golden
 Exits non-zero (AssertionError) on any mismatch; prints one "ok" line per check.
 """
 
