@@ -83,16 +83,17 @@ export function adapterNormalisation(adapter: DetectorAdapter): Normalisation {
 
 export const DELTA_CODER = { kind: "delta-xywh" as const, means: [0, 0, 0, 0] as [number, number, number, number], stds: [0.1, 0.1, 0.2, 0.2] as [number, number, number, number] };
 
+/** Levels of an export that emits class outputs out0…out(L−1), then box outputs outL…out(2L−1). */
+function headOutputs(strides: number[]): AdapterLevel[] {
+  return strides.map((stride, i) => ({ stride, classes: `out${i}`, boxes: `out${i + strides.length}` }));
+}
+
 export const PRESETS: Record<string, DetectorAdapter> = {
   "tiny-fcos": {
     name: "tiny-fcos",
     numClasses: 3,
     imageSize: 128,
-    levels: [
-      { stride: 8, classes: "out0", boxes: "out3" },
-      { stride: 16, classes: "out1", boxes: "out4" },
-      { stride: 32, classes: "out2", boxes: "out5" },
-    ],
+    levels: headOutputs([8, 16, 32]),
     coder: "distance-exp",
     anchorScale: 8,
   },
@@ -103,7 +104,7 @@ export const PRESETS: Record<string, DetectorAdapter> = {
     name: "torchvision-fcos",
     numClasses: 3,
     imageSize: 128,
-    levels: [8, 16, 32, 64, 128].map((stride, i) => ({ stride, classes: `out${i}`, boxes: `out${i + 5}` })),
+    levels: headOutputs([8, 16, 32, 64, 128]),
     coder: "distance-exp",
     anchorScale: 8,
   },
@@ -111,7 +112,7 @@ export const PRESETS: Record<string, DetectorAdapter> = {
     name: "torchvision-retinanet",
     numClasses: 3,
     imageSize: 128,
-    levels: [8, 16, 32, 64, 128].map((stride, i) => ({ stride, classes: `out${i}`, boxes: `out${i + 5}` })),
+    levels: headOutputs([8, 16, 32, 64, 128]),
     coder: "delta-xywh",
     anchorScale: 4,
     scalesPerOctave: 3,
@@ -122,11 +123,7 @@ export const PRESETS: Record<string, DetectorAdapter> = {
     name: "tiny-retinanet",
     numClasses: 3,
     imageSize: 128,
-    levels: [
-      { stride: 8, classes: "out0", boxes: "out3" },
-      { stride: 16, classes: "out1", boxes: "out4" },
-      { stride: 32, classes: "out2", boxes: "out5" },
-    ],
+    levels: headOutputs([8, 16, 32]),
     coder: "delta-xywh",
     anchorScale: 4,
     scalesPerOctave: 3,
@@ -139,7 +136,7 @@ export const PRESETS: Record<string, DetectorAdapter> = {
     name: "torchvision-ssdlite",
     numClasses: 3,
     imageSize: 128,
-    levels: [0, 1, 2, 3, 4, 5].map((i) => ({ stride: 0, classes: `out${i}`, boxes: `out${i + 6}` })),
+    levels: headOutputs([0, 0, 0, 0, 0, 0]), // strides come from ssdDefaultBoxes
     coder: "delta-xywh",
     anchorScale: 0,
     ssdDefaultBoxes: { featureSizes: [8, 4, 2, 1, 1, 1], scales: [0.2, 0.35, 0.5, 0.65, 0.8, 0.95, 1.0], aspectRatios: [2, 3] },

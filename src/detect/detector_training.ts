@@ -20,7 +20,7 @@ import { writeFileAtomic } from "../util/atomic_write.ts";
 import { mulberry32 } from "../util/random.ts";
 import { adapterNormalisation, type AnchorLayout, anchorLayout, classChannels, decodeDeltaInGraph, decodeForAdapter, decodeInGraph, type DetectorAdapter, flattenLevels } from "./adapter.ts";
 import { assignATSS, assignMaxIoU, classTargets } from "./assigners.ts";
-import { cocoMetrics, type Detection, type GroundTruth, olrp } from "./evaluate.ts";
+import { cocoMetrics, type COCOMetrics, type Detection, type GroundTruth, olrp } from "./evaluate.ts";
 import { postprocess } from "./postprocess.ts";
 import { rsDetectionLoss } from "./rs_detection_loss.ts";
 
@@ -52,18 +52,12 @@ export interface Progress {
   etaSeconds: number;
 }
 
-export interface EpochMetrics {
+export interface EpochMetrics extends COCOMetrics {
   /** 0 is the model before training. */
   epoch: number;
   /** Mean training loss over the epoch (null for epoch 0). */
   loss: number | null;
   components: Record<string, number>;
-  AP: number;
-  AP50: number;
-  AP75: number;
-  APs: number;
-  APm: number;
-  APl: number;
   oLRP: number;
   trainSeconds: number;
   imagesPerSecond: number;
@@ -238,7 +232,9 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
     writeFileAtomic(metricsFile, JSON.stringify(metrics, null, 2));
   }
   writeFileAtomic(join(cfg.outDir, "run.json"), JSON.stringify({ data: cfg.dataDir, adapter: cfg.adapter, loss: cfg.loss, optimizer: cfg.optimizer, batch: cfg.batch, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend }, null, 2));
-  let lastDetections: Detection[] | undefined;
+  // The trained weights as an inference model, BatchNorm statistics re-estimated (precise BN).
+  const exportCalibrated = async () => encodeModel(await recalibrateBatchNorm(await trainer.exportModel(), () => imageBatches(train, cfg.adapter, cfg.batch, 16)));
+  let lastEvaluated: { model: Uint8Array; detections: Detection[] } | undefined;
   for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
     const rand = mulberry32((cfg.seed ?? 1) * 1000 + epoch);
     const order = train.map((_, i) => i);
@@ -265,16 +261,17 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
     }
     const trainSeconds = (performance.now() - t0) / 1000;
     await trainer.saveCheckpoint(checkpoint, { epoch: epoch + 1, adapter: cfg.adapter.name, loss: cfg.loss });
-    const exported = encodeModel(await recalibrateBatchNorm(await trainer.exportModel(), () => imageBatches(train, cfg.adapter, cfg.batch, 16)));
-    const evaluation = await evaluateDetector(exported, cfg.adapter, val);
-    lastDetections = evaluation.detections;
+    const calibrated = await exportCalibrated();
+    const evaluation = await evaluateDetector(calibrated, cfg.adapter, val);
+    lastEvaluated = { model: calibrated, detections: evaluation.detections };
     const components = Object.fromEntries(Object.entries(componentSums).map(([k, v]) => [k, v / stepsPerEpoch]));
     metrics.push({ epoch: epoch + 1, loss: lossSum / stepsPerEpoch, components, ...evaluation.metrics, oLRP: evaluation.oLRP, trainSeconds, imagesPerSecond: train.length / trainSeconds });
     writeFileAtomic(metricsFile, JSON.stringify(metrics, null, 2));
   }
-  const finalModel = encodeModel(await recalibrateBatchNorm(await trainer.exportModel(), () => imageBatches(train, cfg.adapter, cfg.batch, 16)));
+  // The last epoch's evaluated model is the final one; a resumed run with nothing left exports anew.
+  const finalModel = lastEvaluated?.model ?? (await exportCalibrated());
   writeFileAtomic(join(cfg.outDir, "model.onnx"), finalModel);
-  const detections = lastDetections ?? (await evaluateDetector(finalModel, cfg.adapter, val)).detections;
+  const detections = lastEvaluated?.detections ?? (await evaluateDetector(finalModel, cfg.adapter, val)).detections;
   writeFileAtomic(join(cfg.outDir, "evaluation.json"), JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections }));
   return metrics;
 }
