@@ -9,6 +9,7 @@ import { RuntimeError } from "../runtime/host_tensor.ts";
 import { ModelValidationError } from "../onnx/validate.ts";
 import { DatasetError } from "../data/coco.ts";
 import { ImageError } from "../data/image.ts";
+import { AdapterError } from "../detect/adapter.ts";
 import { UsageError } from "./usage_error.ts";
 
 interface Command {
@@ -88,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (e) {
-    const known = e instanceof UsageError || e instanceof RankSortInputError || e instanceof CaseFormatError || e instanceof BackendUnavailableError || e instanceof ModelFormatError || e instanceof GradientError || e instanceof RuntimeError || e instanceof ModelValidationError || e instanceof DatasetError || e instanceof ImageError;
+    const known = e instanceof UsageError || e instanceof RankSortInputError || e instanceof CaseFormatError || e instanceof BackendUnavailableError || e instanceof ModelFormatError || e instanceof GradientError || e instanceof RuntimeError || e instanceof ModelValidationError || e instanceof DatasetError || e instanceof ImageError || e instanceof AdapterError;
     const argError = (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     if (known || argError) {
       console.error(`ranksort ${name}: ${(e as Error).message}`);

@@ -73,12 +73,35 @@ export function adapterNormalisation(adapter: DetectorAdapter): Normalisation {
   for (const key of ["mean", "std"] as const) {
     const v = n[key];
     if (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
-      throw new Error(`adapter "${adapter.name}": normalisation.${key} must be three finite numbers (per channel, on 0…255 values); got ${JSON.stringify(v)}`);
+      throw new AdapterError(`adapter "${adapter.name}": normalisation.${key} must be three finite numbers (per channel, on 0…255 values); got ${JSON.stringify(v)}`);
     }
   }
   const bad = n.std.findIndex((x) => x <= 0);
-  if (bad >= 0) throw new Error(`adapter "${adapter.name}": normalisation.std[${bad}] must be > 0; got ${n.std[bad]}`);
+  if (bad >= 0) throw new AdapterError(`adapter "${adapter.name}": normalisation.std[${bad}] must be > 0; got ${n.std[bad]}`);
   return n;
+}
+
+/** An adapter that is unknown, malformed, or does not fit the model it is used with. */
+export class AdapterError extends Error {
+  override name = "AdapterError";
+}
+
+/**
+ * Checks an adapter against the model's output names and per-location channel counts where the
+ * model declares them, so a wrong preset fails before training with the names involved.
+ */
+export function checkAdapterFitsModel(adapter: DetectorAdapter, outputs: readonly { name: string; channels?: number }[]): void {
+  adapterNormalisation(adapter);
+  const byName = new Map(outputs.map((o) => [o.name, o]));
+  adapter.levels.forEach((level, i) => {
+    for (const [role, name, per] of [["class logits", level.classes, classChannels(adapter)], ["box regression", level.boxes, 4]] as const) {
+      const out = byName.get(name);
+      if (!out) throw new AdapterError(`adapter "${adapter.name}": level ${i} expects ${role} in output "${name}", but the model's outputs are ${outputs.map((o) => o.name).join(", ")}`);
+      if (out.channels !== undefined && out.channels % per !== 0) {
+        throw new AdapterError(`adapter "${adapter.name}": output "${name}" (level ${i} ${role}) has ${out.channels} channels, not a multiple of ${per} per anchor`);
+      }
+    }
+  });
 }
 
 export const DELTA_CODER = { kind: "delta-xywh" as const, means: [0, 0, 0, 0] as [number, number, number, number], stds: [0.1, 0.1, 0.2, 0.2] as [number, number, number, number] };
@@ -152,7 +175,7 @@ export function loadAdapter(nameOrPath: string): DetectorAdapter {
   try {
     return JSON.parse(readFileSync(nameOrPath, "utf8")) as DetectorAdapter;
   } catch (e) {
-    throw new Error(`unknown preset "${nameOrPath}" (presets: ${Object.keys(PRESETS).join(", ")}) and not a readable adapter JSON: ${(e as Error).message}`);
+    throw new AdapterError(`unknown preset "${nameOrPath}" (presets: ${Object.keys(PRESETS).join(", ")}) and not a readable adapter JSON: ${(e as Error).message}`);
   }
 }
 
@@ -167,7 +190,7 @@ export interface AnchorLayout {
 export function anchorLayout(adapter: DetectorAdapter): AnchorLayout {
   const ssd = adapter.ssdDefaultBoxes;
   if (ssd && (ssd.featureSizes.length !== adapter.levels.length || ssd.scales.length !== adapter.levels.length + 1)) {
-    throw new Error(`adapter "${adapter.name}": ssdDefaultBoxes needs one feature size per level (${adapter.levels.length}) and levels + 1 scales; got ${ssd.featureSizes.length} and ${ssd.scales.length}`);
+    throw new AdapterError(`adapter "${adapter.name}": ssdDefaultBoxes needs one feature size per level (${adapter.levels.length}) and levels + 1 scales; got ${ssd.featureSizes.length} and ${ssd.scales.length}`);
   }
   const levels = ssd
     ? ssd.featureSizes.map((f) => ({ stride: adapter.imageSize / f, height: f, width: f }))

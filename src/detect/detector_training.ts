@@ -18,7 +18,7 @@ import { recalibrateBatchNorm } from "../train/precise_batch_norm.ts";
 import { Trainer } from "../train/trainer.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import { mulberry32 } from "../util/random.ts";
-import { adapterNormalisation, type AnchorLayout, anchorLayout, classChannels, decodeDeltaInGraph, decodeForAdapter, decodeInGraph, type DetectorAdapter, flattenLevels } from "./adapter.ts";
+import { AdapterError, adapterNormalisation, type AnchorLayout, checkAdapterFitsModel, anchorLayout, classChannels, decodeDeltaInGraph, decodeForAdapter, decodeInGraph, type DetectorAdapter, flattenLevels } from "./adapter.ts";
 import { assignATSS, assignMaxIoU, classTargets } from "./assigners.ts";
 import { cocoMetrics, type COCOMetrics, type Detection, type GroundTruth, olrp } from "./evaluate.ts";
 import { postprocess } from "./postprocess.ts";
@@ -154,6 +154,7 @@ function imageBatches(samples: CocoDataset["samples"], adapter: DetectorAdapter,
 export async function evaluateDetector(modelBytes: Uint8Array, adapter: DetectorAdapter, samples: CocoDataset["samples"], batch = 8): Promise<{ metrics: ReturnType<typeof cocoMetrics>; oLRP: number; detections: Detection[] }> {
   const layout = anchorLayout(adapter);
   const session = await RankSortSession.create(modelBytes, { executionProvider: "cpu" });
+  checkAdapterFitsModel(adapter, session.outputNames.map((name) => ({ name })));
   const C = adapter.numClasses;
   const N = layout.strides.length;
   const detections: Detection[] = [];
@@ -205,12 +206,19 @@ export async function evaluateDetector(modelBytes: Uint8Array, adapter: Detector
 export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetrics[]> {
   const dataset = loadCoco(cfg.dataDir);
   if (dataset.categories.length !== cfg.adapter.numClasses) {
-    throw new Error(`the dataset has ${dataset.categories.length} categories but the model (${cfg.adapter.name}) predicts ${cfg.adapter.numClasses}`);
+    throw new AdapterError(`the dataset has ${dataset.categories.length} categories but the model (${cfg.adapter.name}) predicts ${cfg.adapter.numClasses}`);
   }
   const { train, val } = split(dataset, cfg.valFraction ?? 0.2);
   if (!train.length) throw new Error(`no training images left after holding out ${val.length} for evaluation`);
   const layout = anchorLayout(cfg.adapter);
   const model = readModel(cfg.modelPath);
+  checkAdapterFitsModel(
+    cfg.adapter,
+    model.graph!.output.map((o) => {
+      const c = o.type?.value.case === "tensorType" ? o.type.value.value.shape?.dim[1]?.value : undefined;
+      return { name: o.name, channels: c?.case === "dimValue" ? Number(c.value) : undefined };
+    }),
+  );
   const trainer = await Trainer.create(
     { model, optimizer: cfg.optimizer === "sgd" ? { kind: "sgd", momentum: 0.9, weightDecay: 1e-4 } : { kind: "adamw", weightDecay: 1e-4 }, clipGradNorm: 10, loss: detectionLoss(cfg.adapter, cfg.loss) },
     { executionProvider: cfg.backend },
