@@ -1,6 +1,6 @@
 // The golden cases in headless Chromium (Debian's chromium, driven by playwright-core): the CPU
 // kernels, onnxruntime-web's WASM EP (float64 bodies) and its WebGPU EP on SwiftShader (float32
-// bodies). Skipped, with the reason printed, where chromium is not installed.
+// bodies), and the WGSL kernels on the same device. Skipped, with the reason printed, where chromium is not installed.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -78,8 +78,8 @@ describe.skipIf(!chromium || !dir)("golden cases in headless Chromium", () => {
     console.log(r.rows.map((x) => `chromium ${x.backend.padEnd(10)} ${x.loss.padEnd(9)} ${x.cases} cases, max loss err ${x.maxLossError.toExponential(2)}, max grad err/tol ${x.maxGradRatio.toFixed(4)}`).join("\n"));
   }, 300_000);
 
-  test("WebGPU EP (Dawn on SwiftShader)", async () => {
-    const r = await runPage("ort-webgpu");
+  test("WebGPU EP and the WGSL kernels (Dawn on SwiftShader)", async () => {
+    const r = await runPage("ort-webgpu,webgpu");
     expect(r.error).toBeUndefined();
     const unavailable = r.rows.find((x) => x.failed.some((f) => f.startsWith("unavailable")));
     expect(unavailable?.failed).toBeUndefined();

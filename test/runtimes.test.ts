@@ -50,22 +50,22 @@ describe.skipIf(!dir)("golden cases in every host", () => {
     expectAllPass(parse(r.stdout), "deno");
   });
 
-  if (!lavapipe) console.log("Deno WebGPU (ort-webgpu) skipped: no Mesa lavapipe Vulkan driver (apt-get install mesa-vulkan-drivers libvulkan1)");
-  test.skipIf(!lavapipe)("Deno, WebGPU execution provider on Mesa lavapipe (float32 bodies)", () => {
+  if (!lavapipe) console.log("Deno WebGPU (ort-webgpu, webgpu kernels) skipped: no Mesa lavapipe Vulkan driver (apt-get install mesa-vulkan-drivers libvulkan1)");
+  test.skipIf(!lavapipe)("Deno on Mesa lavapipe: WebGPU execution provider (float32 bodies) and the WGSL kernels", () => {
     const xdg = mkdtempSync(join(tmpdir(), "ranksort-xdg-"));
     chmodSync(xdg, 0o700);
     try {
-      const r = spawnSync(bin("deno"), ["run", "-A", check, dir!, "ort-webgpu"], { encoding: "utf8", cwd: root, env: { ...process.env, XDG_RUNTIME_DIR: xdg, NO_COLOR: "1" } });
+      const r = spawnSync(bin("deno"), ["run", "-A", check, dir!, "ort-webgpu,webgpu"], { encoding: "utf8", cwd: root, env: { ...process.env, XDG_RUNTIME_DIR: xdg, NO_COLOR: "1" } });
       expect(r.status).toBe(0);
-      expectAllPass(parse(r.stdout), "deno", "ort-webgpu");
+      expectAllPass(parse(r.stdout), "deno", "ort-webgpu,webgpu");
     } finally {
       rmSync(xdg, { recursive: true, force: true });
     }
   });
 
-  if (!swiftshader) console.log("onnxruntime-node WebGPU EP skipped: no SwiftShader Vulkan driver (apt-get install chromium)");
+  if (!swiftshader) console.log("onnxruntime-node WebGPU EP and the WGSL kernels on Node/Bun skipped: no SwiftShader Vulkan driver (apt-get install chromium)");
   for (const host of ["bun", "node"] as const) {
-    test.skipIf(!swiftshader)(`${host === "bun" ? "Bun" : "Node"}, onnxruntime-node's WebGPU EP on SwiftShader (float32 bodies)`, () => {
+    test.skipIf(!swiftshader)(`${host === "bun" ? "Bun" : "Node"}, onnxruntime-node's WebGPU EP on SwiftShader (float32 bodies), and the WGSL kernels on the webgpu package`, () => {
       const xdg = mkdtempSync(join(tmpdir(), "ranksort-xdg-"));
       chmodSync(xdg, 0o700);
       const env = { ...process.env, VK_ICD_FILENAMES: swiftshader!, XDG_RUNTIME_DIR: xdg };
@@ -74,14 +74,14 @@ describe.skipIf(!dir)("golden cases in every host", () => {
       const bundle = join(out, `check-gpu-${process.pid}.mjs`);
       try {
         let r;
-        if (host === "bun") r = spawnSync(bin("bun"), [check, dir!, "ort-node-webgpu"], { encoding: "utf8", cwd: root, env });
+        if (host === "bun") r = spawnSync(bin("bun"), [check, dir!, "ort-node-webgpu,webgpu"], { encoding: "utf8", cwd: root, env });
         else {
-          const b = spawnSync(bin("bun"), ["build", check, "--target", "node", "--external", "onnxruntime-node", "--external", "onnxruntime-web", "--outfile", bundle], { encoding: "utf8" });
+          const b = spawnSync(bin("bun"), ["build", check, "--target", "node", "--external", "onnxruntime-node", "--external", "onnxruntime-web", "--external", "webgpu", "--outfile", bundle], { encoding: "utf8" });
           expect(b.status).toBe(0);
-          r = spawnSync("node", [bundle, dir!, "ort-node-webgpu"], { encoding: "utf8", cwd: root, env });
+          r = spawnSync("node", [bundle, dir!, "ort-node-webgpu,webgpu"], { encoding: "utf8", cwd: root, env });
         }
         expect(r.status).toBe(0);
-        expectAllPass(parse(r.stdout), host, "ort-node-webgpu");
+        expectAllPass(parse(r.stdout), host, "ort-node-webgpu,webgpu");
       } finally {
         rmSync(xdg, { recursive: true, force: true });
         rmSync(bundle, { force: true });

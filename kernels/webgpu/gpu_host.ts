@@ -10,8 +10,6 @@
 //   - requestDevice without requiredLimits gets default limits; onnxruntime-web asks for what it
 //     needs, and our kernels want the adapter's storage-buffer limits: fill them from adapter.limits.
 
-import { createRequire } from "node:module";
-
 export class WebGpuUnavailableError extends Error {
   override name = "WebGpuUnavailableError";
 }
@@ -31,6 +29,9 @@ export function hostGpu(): Promise<GPU> {
     }
     let dawn: { create(flags: string[]): GPU; globals: Record<string, unknown> };
     try {
+      // Imported only here (and by a computed name) so browser bundles never see node:module.
+      const nodeModule = "node:module";
+      const { createRequire } = (await import(nodeModule)) as typeof import("node:module");
       dawn = createRequire(import.meta.url)("webgpu");
     } catch (e) {
       throw new WebGpuUnavailableError(`WebGPU on Node/Bun needs the optional \`webgpu\` package (npm install webgpu): ${(e as Error).message.split("\n")[0]}`);
