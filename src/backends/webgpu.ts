@@ -129,7 +129,7 @@ class WebGpuHostBackend implements LossBackend {
 
 /** Add the offending value to a kernel error message ("logits[7] is not finite" → "logits[7] = NaN …"). */
 function withValues(message: string, logits: Float32Array, targets: Float32Array, regression?: Float32Array): string {
-  return message.replace(/\b(logits|targets|regression_losses)\[(\d+)\] is/, (_, tensor: string, index: string) => {
+  return message.replace(/\b(logits|targets|regression_losses)\[(\d+)\] is(?! NaN)/, (_, tensor: string, index: string) => {
     const source = tensor === "logits" ? logits : tensor === "targets" ? targets : regression;
     return `${tensor}[${index}] = ${source?.[Number(index)]} is`;
   });
