@@ -7,6 +7,7 @@ registerBackend("ort-cpu-f32", async () => (await import("./ort_hosts.ts")).ortC
 registerBackend("ort-wasm", async () => (await import("./ort_hosts.ts")).ortWasmBackend());
 registerBackend("ort-node-webgpu", async () => (await import("./ort_hosts.ts")).ortNodeWebGpuBackend());
 registerBackend("ort-webgpu", async () => (await import("./ort_hosts.ts")).ortWebGpuBackend());
+registerBackend("cuda", async () => (await import("./cuda.ts")).cudaBackend());
 registerBackend("webgpu", async () => (await import("./webgpu.ts")).webGpuBackend());
 
 export { backendNames, BackendUnavailableError, getBackend, registerBackend, type LossBackend } from "./loss_backend.ts";

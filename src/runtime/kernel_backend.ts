@@ -31,3 +31,5 @@ export async function getKernelBackend(name: string): Promise<KernelBackend> {
 // Every loss backend (the CPU kernels, and any registered later) can serve as a host-memory kernel
 // backend through the adapter.
 registerKernelBackend("cpu", async () => (await import("./loss_kernel_backend.ts")).lossKernelBackend("cpu"));
+// The CUDA kernels (libranksort_cuda.so) through the same host-memory adapter.
+registerKernelBackend("cuda", async () => (await import("./loss_kernel_backend.ts")).lossKernelBackend("cuda"));

@@ -7,7 +7,7 @@ import { readCase } from "../../cases/case_file.ts";
 import { writeFileAtomic } from "../../util/atomic_write.ts";
 import { UsageError } from "../usage_error.ts";
 
-export const lossUsage = `ranksort loss <case.json | case.json.gz> [--backend cpu|ort-cpu|ort-wasm|ort-webgpu] [--check] [--out FILE]
+export const lossUsage = `ranksort loss <case.json | case.json.gz> [--backend cpu|cuda|ort-cpu|ort-wasm|ort-webgpu] [--check] [--out FILE]
 
 Reads a case in the golden format (fields: loss = rank_sort | ap | alrp, params, logits, targets,
 regression_losses for alrp) and prints JSON shaped like the golden "outputs":
@@ -16,6 +16,7 @@ regression_losses for alrp) and prints JSON shaped like the golden "outputs":
   --backend NAME   which implementation computes it (default cpu): cpu = the TypeScript kernels;
                    ort-cpu / ort-wasm / ort-webgpu = the ops' ONNX function bodies on onnxruntime-node
                    (CPU EP) or onnxruntime-web (WASM EP, WebGPU EP where navigator.gpu exists)
+                   cuda = the CUDA kernels (libranksort_cuda.so: \`npm run build:cuda\`, an NVIDIA GPU)
   --check          compare with the case's own "outputs" within the golden tolerances;
                    prints the errors to stderr and exits 1 when outside them
   --out FILE       write the JSON to FILE (atomically) instead of stdout`;
