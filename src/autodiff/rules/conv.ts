@@ -78,23 +78,29 @@ function weightGrad(t: TensorOps, input: Value, outGrad: Value, like: Value, g: 
 }
 
 /**
- * dW through explicit patches when the weight's dims are known: a depthwise Conv with one-hot kernels
- * unfolds X into [N, C·K, P] (K kernel positions, P output positions) and one matrix product
- * contracts it with dY — much faster on CPU than a convolution whose "kernel" is dY.
+ * dW through explicit patches when the weight's dims are known: X is unfolded into [N, C·K, P]
+ * (K kernel positions, P output positions) and one matrix product contracts it with dY — much
+ * faster on CPU than a convolution whose "kernel" is dY. The unfolding convolves every channel as
+ * its own batch item with K one-hot kernels ([N·C, 1, *S] → [N·C, K, *P]); a depthwise Conv with
+ * channel multiplier K would do the same, but onnxruntime-web's WebGPU EP computes that wrongly
+ * (measured: multiplier 9 off by up to 18, multipliers 1–4 exact).
  */
 function weightGradByPatches(t: TensorOps, x: Value, dy: Value, wDims: number[], g: ConvGeometry): Value {
   const [O, Cg, ...k] = wDims as [number, number, ...number[]];
   const K = k.reduce((a, b) => a * b, 1);
   const C = Cg * g.group;
   const dtype = x.dtype ?? "float32";
-  const oneHot = new Float32Array(C * K * K);
-  for (let c = 0; c < C; c++) for (let j = 0; j < K; j++) oneHot[(c * K + j) * K + j] = 1;
-  const kernel = t.e.constant(dtype, oneHot, [C * K, 1, ...k]);
-  const patches = t.e.op1("Conv", [x, kernel], { strides: g.strides, dilations: g.dilations, pads: [...g.padsBegin, ...g.padsEnd], group: C, kernel_shape: k }, { dtype });
+  const oneHot = new Float32Array(K * K);
+  for (let j = 0; j < K; j++) oneHot[j * K + j] = 1;
+  const kernel = t.e.constant(dtype, oneHot, [K, 1, ...k]);
+  const N = t.slice(t.shape(x), t.e.ints([0]), t.e.ints([1]));
+  const spatialIn = t.slice(t.shape(x), t.e.ints([2]), t.e.ints([2 + g.spatial]));
+  const perChannel = t.reshape(x, t.concat([t.e.ints([-1, 1]), spatialIn]));
+  const unfolded = t.e.op1("Conv", [perChannel, kernel], { strides: g.strides, dilations: g.dilations, pads: [...g.padsBegin, ...g.padsEnd], kernel_shape: k }, { dtype });
+  const patches = t.reshape(unfolded, t.concat([N, t.e.ints([C * K, -1])]));
   // Batch folded into the contraction, with transposes that keep the innermost (spatial) axis in
   // place — onnxruntime's Transpose is slow when the innermost axis moves:
   //   dY → [G, Og, N·P],  patches → [G, Cg·K, N·P],  dW = dY · patchesᵀ (Gemm transB for G = 1).
-  const N = t.slice(t.shape(x), t.e.ints([0]), t.e.ints([1]));
   const G = g.group;
   const arrange = (v: Value, perGroup: number) =>
     t.reshape(t.e.op1("Transpose", [t.reshape(v, t.concat([N, t.e.ints([G, perGroup, -1])]))], { perm: [1, 2, 0, 3] }, { dtype }), t.e.ints([G, perGroup, -1]));
