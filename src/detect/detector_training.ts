@@ -35,6 +35,8 @@ export interface DetectorTrainConfig {
   optimizer: "sgd" | "adamw";
   loss: "rs" | "focal";
   backend: ExecutionProvider;
+  /** Where the loss ops run: "body" (ONNX function bodies in the EP) or a kernel backend name. */
+  lossKernels?: string;
   resume?: boolean;
   seed?: number;
   /** Fraction of images held out for evaluation (the last ones). Default 0.2. */
@@ -73,7 +75,7 @@ function split(ds: CocoDataset, valFraction: number) {
 }
 
 /** Network inputs and assignment targets for a list of samples. */
-function makeBatch(samples: CocoDataset["samples"], adapter: DetectorAdapter, layout: AnchorLayout, rand: () => number, flip: boolean): Batch {
+export function makeBatch(samples: CocoDataset["samples"], adapter: DetectorAdapter, layout: AnchorLayout, rand: () => number, flip: boolean): Batch {
   const S = adapter.imageSize;
   const C = adapter.numClasses;
   const N = layout.strides.length;
@@ -112,7 +114,7 @@ function makeBatch(samples: CocoDataset["samples"], adapter: DetectorAdapter, la
 }
 
 /** The loss graph on the model's outputs: RS (the official heads' form) or Focal + GIoU. */
-function detectionLoss(adapter: DetectorAdapter, kind: "rs" | "focal") {
+export function detectionLoss(adapter: DetectorAdapter, kind: "rs" | "focal") {
   return (t: TensorOps, outputs: Record<string, Value>, input: (n: string, d: "float32", s: (number | string)[]) => Value): { loss: Value; report: Record<string, Value> } => {
     const C = adapter.numClasses;
     const all = flattenLevels(t, adapter.levels.map((l) => outputs[l.classes]!), classChannels(adapter));
@@ -221,7 +223,7 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
   );
   const trainer = await Trainer.create(
     { model, optimizer: cfg.optimizer === "sgd" ? { kind: "sgd", momentum: 0.9, weightDecay: 1e-4 } : { kind: "adamw", weightDecay: 1e-4 }, clipGradNorm: 10, loss: detectionLoss(cfg.adapter, cfg.loss) },
-    { executionProvider: cfg.backend },
+    { executionProvider: cfg.backend, lossKernels: cfg.lossKernels },
   );
   const checkpoint = join(cfg.outDir, "checkpoint.bin");
   const metricsFile = join(cfg.outDir, "metrics.json");
@@ -239,7 +241,7 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
     metrics = [{ epoch: 0, loss: null, components: {}, ...before.metrics, oLRP: before.oLRP, trainSeconds: 0, imagesPerSecond: 0 }];
     writeFileAtomic(metricsFile, JSON.stringify(metrics, null, 2));
   }
-  writeFileAtomic(join(cfg.outDir, "run.json"), JSON.stringify({ data: cfg.dataDir, adapter: cfg.adapter, loss: cfg.loss, optimizer: cfg.optimizer, batch: cfg.batch, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend }, null, 2));
+  writeFileAtomic(join(cfg.outDir, "run.json"), JSON.stringify({ data: cfg.dataDir, adapter: cfg.adapter, loss: cfg.loss, optimizer: cfg.optimizer, batch: cfg.batch, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend, lossKernels: cfg.lossKernels ?? "body" }, null, 2));
   // The trained weights as an inference model, BatchNorm statistics re-estimated (precise BN).
   const exportCalibrated = async () => encodeModel(await recalibrateBatchNorm(await trainer.exportModel(), () => imageBatches(train, cfg.adapter, cfg.batch, 16)));
   let lastEvaluated: { model: Uint8Array; detections: Detection[] } | undefined;

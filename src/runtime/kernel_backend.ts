@@ -14,6 +14,10 @@ export interface KernelBackend {
   readonly location: TensorLocation;
   /** Run one com.ranksort node; inputs and outputs follow the op's signature order. */
   run(node: NodeProto, inputs: readonly OrtTensor[], ort: OrtModule): Promise<OrtTensor[]>;
+  /** Set up the host before onnxruntime loads (e.g. give Node/Bun a navigator.gpu). */
+  prepareHost?(): Promise<void>;
+  /** Wait for queued work and throw the error of any run whose inputs were bad (end of a session run). */
+  flush?(): Promise<void>;
 }
 
 const registry = new Map<string, () => Promise<KernelBackend>>();
@@ -33,3 +37,5 @@ export async function getKernelBackend(name: string): Promise<KernelBackend> {
 registerKernelBackend("cpu", async () => (await import("./loss_kernel_backend.ts")).lossKernelBackend("cpu"));
 // The CUDA kernels (libranksort_cuda.so) through the same host-memory adapter.
 registerKernelBackend("cuda", async () => (await import("./loss_kernel_backend.ts")).lossKernelBackend("cuda"));
+// The WGSL kernels on onnxruntime-web's own GPUDevice: tensors stay on the GPU between stages.
+registerKernelBackend("webgpu", async () => (await import("./webgpu_kernel_backend.ts")).webGpuKernelBackend());

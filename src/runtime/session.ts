@@ -50,7 +50,7 @@ function cudaProviderInstalled(): boolean {
 }
 
 /** The onnxruntime package and session options for an execution provider, with a clear error when unavailable. */
-async function loadOrt(ep: ExecutionProvider): Promise<{ ort: OrtModule; options: object; gpuBuffers?: boolean }> {
+async function loadOrt(ep: ExecutionProvider, preferWeb = false): Promise<{ ort: OrtModule; options: object; gpuBuffers?: boolean }> {
   if (ep === "cpu" || ep === "cuda") {
     const ort = (await import("onnxruntime-node")) as unknown as OrtModule & { listSupportedBackends?: () => { name: string; bundled: boolean }[] };
     if (ep === "cuda" && !cudaProviderInstalled()) {
@@ -64,10 +64,12 @@ async function loadOrt(ep: ExecutionProvider): Promise<{ ort: OrtModule; options
   if (ep === "wasm") return { ort: (await import("onnxruntime-web")) as unknown as OrtModule, options: { executionProviders: ["wasm"] } };
   if (ep === "webgpu") {
     // Deno and browsers: onnxruntime-web's WebGPU EP on navigator.gpu. Bun and Node: onnxruntime-node's
-    // bundled WebGPU EP (Dawn), which needs a Vulkan driver (a GPU's, or SwiftShader's).
+    // bundled WebGPU EP (Dawn), which needs a Vulkan driver (a GPU's, or SwiftShader's) — unless a GPU
+    // kernel backend must share onnxruntime-web's device: then it gave the host a navigator.gpu.
     if ((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
-      return { ort: (await import("onnxruntime-web/webgpu")) as unknown as OrtModule, options: { executionProviders: ["webgpu"] }, gpuBuffers: true };
+      return { ort: await importOrtWebGpu(), options: { executionProviders: ["webgpu"] }, gpuBuffers: true };
     }
+    if (preferWeb) throw new RuntimeError("execution provider webgpu: this host has no navigator.gpu for onnxruntime-web");
     const ort = (await import("onnxruntime-node")) as unknown as OrtModule & { listSupportedBackends?: () => { name: string }[] };
     if (!ort.listSupportedBackends?.().some((b) => b.name === "webgpu")) {
       throw new RuntimeError("execution provider webgpu: this host has no navigator.gpu and this onnxruntime-node build has no WebGPU EP");
@@ -75,6 +77,15 @@ async function loadOrt(ep: ExecutionProvider): Promise<{ ort: OrtModule; options
     return { ort, options: { executionProviders: ["webgpu"] } };
   }
   throw new RuntimeError(`unknown execution provider "${ep as string}"; use cpu, wasm, webgpu or cuda`);
+}
+
+/** onnxruntime-web's WebGPU build; Node cannot ESM-import that subpath ("Dynamic require of node:os"), so require it there. */
+async function importOrtWebGpu(): Promise<OrtModule> {
+  const g = globalThis as { Bun?: unknown; Deno?: unknown; process?: { versions?: { node?: string } }; window?: unknown };
+  if (!g.Bun && !g.Deno && !g.window && g.process?.versions?.node) {
+    return createRequire(import.meta.url)("onnxruntime-web/webgpu") as OrtModule;
+  }
+  return (await import("onnxruntime-web/webgpu")) as unknown as OrtModule;
 }
 
 export class RankSortSession {
@@ -91,7 +102,10 @@ export class RankSortSession {
     const model = typeof source === "string" ? readModel(source) : source instanceof Uint8Array ? decodeModel(source) : source;
     const ep = options.executionProvider ?? "cpu";
     const mode = options.mode ?? "inline";
-    const { ort, options: baseOptions, gpuBuffers } = await loadOrt(ep);
+    // A kernel backend may need to set up the host before onnxruntime loads.
+    const backend = mode === "kernels" ? await getKernelBackend(options.kernelBackend ?? "cpu") : undefined;
+    await backend?.prepareHost?.();
+    const { ort, options: baseOptions, gpuBuffers } = await loadOrt(ep, backend?.location === "gpu-buffer" && ep === "webgpu");
     const ortOptions =
       gpuBuffers && options.deviceOutputs?.length && mode === "inline"
         ? { ...baseOptions, preferredOutputLocation: Object.fromEntries(options.deviceOutputs.map((n) => [n, "gpu-buffer"])) }
@@ -108,9 +122,8 @@ export class RankSortSession {
       const step: Step = { kind: "onnx", model: complete, inputs: inputNames, outputs: outputNames };
       return new RankSortSession(ort, ortOptions, [step], undefined, inputNames, outputNames);
     }
-    const backend = await getKernelBackend(options.kernelBackend ?? "cpu");
     // A GPU kernel backend on the WebGPU EP takes stage outputs where they are: in GPU buffers.
-    const stageOptions = backend.location === "gpu-buffer" && ep === "webgpu" ? { ...ortOptions, preferredOutputLocation: "gpu-buffer" } : ortOptions;
+    const stageOptions = backend!.location === "gpu-buffer" && gpuBuffers ? { ...ortOptions, preferredOutputLocation: "gpu-buffer" } : ortOptions;
     return new RankSortSession(ort, stageOptions, splitAtCustomNodes(complete), backend, inputNames, outputNames);
   }
 
@@ -161,11 +174,17 @@ export class RankSortSession {
       const out = await session.run(stageFeeds);
       for (const [name, t] of Object.entries(out)) values.set(name, t);
     }
+    await this.backend?.flush?.();
     const result: Record<string, OrtTensor> = {};
     for (const name of this.outputNames) {
       const v = values.get(name);
       if (!v) throw new RuntimeError(`output "${name}" was not computed`);
       result[name] = v;
+    }
+    // Intermediate GPU tensors are released now; outputs and the caller's feeds are the caller's.
+    const keep = new Set<OrtTensor>([...Object.values(result), ...Object.values(feeds).filter((v): v is OrtTensor => v instanceof this.ort.Tensor)]);
+    for (const v of values.values()) {
+      if (v.location === "gpu-buffer" && !keep.has(v)) (v as { dispose?: () => void }).dispose?.();
     }
     return result;
   }

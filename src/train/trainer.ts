@@ -26,13 +26,19 @@ export class Trainer {
     public step: number,
   ) {}
 
-  static async create(spec: TrainStepSpec, options: { executionProvider?: ExecutionProvider } = {}): Promise<Trainer> {
+  /**
+   * `lossKernels`: where the com.ranksort nodes run — "body" (default: their ONNX function bodies,
+   * inside the one onnxruntime session) or a kernel backend ("webgpu": the WGSL kernels on
+   * onnxruntime-web's device, tensors staying on the GPU; "cpu"; "cuda").
+   */
+  static async create(spec: TrainStepSpec, options: { executionProvider?: ExecutionProvider; lossKernels?: string } = {}): Promise<Trainer> {
     const graph = buildTrainStep(spec);
     // Updated parameters and state stay where the session leaves them (GPU buffers on onnxruntime-web's
     // WebGPU EP) and go straight back in as the next step's inputs; only the loss is read each step.
     const session = await RankSortSession.create(encodeModel(graph.model), {
       executionProvider: options.executionProvider ?? "cpu",
       deviceOutputs: Object.values(graph.next),
+      ...(options.lossKernels && options.lossKernels !== "body" ? { mode: "kernels" as const, kernelBackend: options.lossKernels } : {}),
     });
     const values: Record<string, HostTensor> = {};
     for (const p of [...graph.parameters, ...graph.buffers]) {
@@ -52,7 +58,13 @@ export class Trainer {
     feeds[LEARNING_RATE] = { type: "float32", data: new Float32Array([learningRate]), dims: [] };
     feeds[STEP] = { type: "float32", data: new Float32Array([this.step + 1]), dims: [] };
     const out = await this.session.runTensors(feeds);
-    for (const [name, nextName] of Object.entries(this.graph.next)) this.values[name] = out[nextName]!;
+    for (const [name, nextName] of Object.entries(this.graph.next)) {
+      // The previous step's GPU tensors are released as their successors arrive (they are the
+      // session's outputs, which onnxruntime-web leaves to the caller).
+      const old = this.values[name] as OrtTensor & { dispose?: () => void };
+      this.values[name] = out[nextName]!;
+      if (old !== this.values[name] && old.location === "gpu-buffer") old.dispose?.();
+    }
     this.step++;
     const loss = ((await download(out[this.graph.loss]!)).data as Float32Array)[0]!;
     if (!Number.isFinite(loss)) throw new Error(`trainStep: the loss is ${loss} at step ${this.step} (diverged; lower the learning rate or clip gradients)`);

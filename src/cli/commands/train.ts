@@ -9,12 +9,17 @@ import type { ExecutionProvider } from "../../runtime/session.ts";
 import { UsageError } from "../usage_error.ts";
 
 export const trainUsage = `ranksort train --model m.onnx --preset P --data DIR --out RUN [--epochs 12] [--batch 8] [--lr 0.01]
-               [--optimizer sgd|adamw] [--loss rs|focal] [--backend cpu|wasm|webgpu|cuda] [--resume]
+               [--optimizer sgd|adamw] [--loss rs|focal] [--backend cpu|wasm|webgpu|cuda]
+               [--loss-kernels body|webgpu|cpu|cuda] [--resume]
 
 Fine-tunes an exported detector (the preset or an adapter JSON maps its outputs) on a COCO-format
 dataset (DIR/annotations.json, DIR/images/) with Rank & Sort loss (the official heads' form) or
 Focal + GIoU. After each epoch: RUN/checkpoint.bin, and COCO AP / AP50 / AP75 / oLRP on the held-out
-last 20% of images in RUN/metrics.json. --resume continues from RUN/checkpoint.bin.`;
+last 20% of images in RUN/metrics.json. --resume continues from RUN/checkpoint.bin.
+--backend picks onnxruntime's execution provider for the detector's forward, backward and optimizer.
+--loss-kernels picks where the RS/AP/aLRP ops run: body = their ONNX function bodies on that EP;
+webgpu = the WGSL kernels on onnxruntime-web's GPU device (tensors never leave the GPU; the default
+with --backend webgpu); cpu / cuda = the native kernels, tensors through host memory.`;
 
 export const evalUsage = `ranksort eval --model m.onnx --preset P --data DIR
 
@@ -41,11 +46,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
       model: { type: "string" }, preset: { type: "string" }, data: { type: "string" }, out: { type: "string" },
       epochs: { type: "string", default: "12" }, batch: { type: "string", default: "8" }, lr: { type: "string", default: "0.01" },
       optimizer: { type: "string", default: "sgd" }, loss: { type: "string", default: "rs" }, backend: { type: "string", default: "cpu" },
+      "loss-kernels": { type: "string" },
       resume: { type: "boolean", default: false },
     },
   });
   for (const k of ["model", "preset", "data", "out"] as const) if (!values[k]) throw new UsageError(`--${k} is required\n\n${trainUsage}`);
   if (values.loss !== "rs" && values.loss !== "focal") throw new UsageError(`--loss must be rs or focal, got ${values.loss}`);
+  if (values["loss-kernels"] !== undefined && !["body", "webgpu", "cpu", "cuda"].includes(values["loss-kernels"])) {
+    throw new UsageError(`--loss-kernels must be body, webgpu, cpu or cuda, got ${values["loss-kernels"]}`);
+  }
   if (values.optimizer !== "sgd" && values.optimizer !== "adamw") throw new UsageError(`--optimizer must be sgd or adamw, got ${values.optimizer}`);
   const tty = process.stderr.isTTY;
   const metrics = await trainDetector({
@@ -59,6 +68,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     optimizer: values.optimizer,
     loss: values.loss,
     backend: values.backend as ExecutionProvider,
+    lossKernels: values["loss-kernels"] ?? (values.backend === "webgpu" ? "webgpu" : "body"),
     resume: values.resume,
     onProgress: (p) => {
       if (tty) process.stderr.write(`\r${progressLine(p)}`);

@@ -1,0 +1,193 @@
+// The WGSL kernels as a kernel backend: com.ranksort nodes run on the GPUDevice that onnxruntime-web's
+// WebGPU EP uses, taking its gpu-buffer tensors as they are and returning gpu-buffer tensors
+// (Tensor.fromGpuBuffer) that the next session consumes in place. Nothing is read back: a run's
+// status words (bad-input errors) are checked when the next node runs, or by `flush()`.
+//
+// With any other onnxruntime (onnxruntime-node, or host tensors), the same kernels run on a device
+// of their own, and inputs/outputs travel through host memory.
+//
+// Output buffers are pooled per node output and reused: a node's outputs stay valid until that node
+// runs again (a train step reads its losses before the next step, so this holds there).
+
+import { hostGpu, standaloneDevice } from "../../kernels/webgpu/gpu_host.ts";
+import { type GpuLossOutputs, type LossKind, type PendingRun, USAGE, WebGpuLossKernels } from "../../kernels/webgpu/loss_kernels.ts";
+import { AttributeType, type NodeProto } from "../onnx/proto.ts";
+import { OPS, type OpName } from "../ops/domain.ts";
+import { type OrtModule, type OrtTensor, RuntimeError } from "./host_tensor.ts";
+import type { KernelBackend } from "./kernel_backend.ts";
+
+interface OrtWithWebGpu extends OrtModule {
+  env?: { webgpu?: { device?: Promise<GPUDevice> } };
+  Tensor: OrtModule["Tensor"] & {
+    fromGpuBuffer?(buffer: GPUBuffer, options: { dataType: string; dims: readonly number[] }): OrtTensor;
+  };
+}
+
+const KIND: Record<string, LossKind> = {
+  RankSortLoss: "rank-sort",
+  RankSortLossGrad: "rank-sort",
+  APLoss: "ap",
+  APLossGrad: "ap",
+  ALRPLoss: "alrp",
+  ALRPLossGrad: "alrp",
+};
+
+/** What crossed between host and GPU in this process: tests check that training keeps it at zero. */
+export const webGpuTransfers = { gpuInputs: 0, hostInputs: 0, hostOutputs: 0 };
+
+export async function webGpuKernelBackend(): Promise<KernelBackend> {
+  return new WebGpuKernelBackend();
+}
+
+class WebGpuKernelBackend implements KernelBackend {
+  readonly name = "webgpu";
+  readonly location = "gpu-buffer" as const;
+  private readonly kernels = new Map<GPUDevice, Promise<WebGpuLossKernels>>();
+  private readonly pool = new Map<string, GPUBuffer>();
+  private pending?: { node: string; run: PendingRun };
+
+  /** Node and Bun: give onnxruntime-web a navigator.gpu (the `webgpu` package) before it loads. */
+  async prepareHost(): Promise<void> {
+    await hostGpu();
+  }
+
+  private kernelsFor(device: GPUDevice): Promise<WebGpuLossKernels> {
+    let k = this.kernels.get(device);
+    if (!k) this.kernels.set(device, (k = WebGpuLossKernels.create(device)));
+    return k;
+  }
+
+  /** Throw the error of the last run, if its inputs were bad. */
+  async flush(): Promise<void> {
+    const p = this.pending;
+    this.pending = undefined;
+    if (!p) return;
+    try {
+      await p.run.status();
+    } catch (e) {
+      throw new RuntimeError(`node "${p.node}": ${(e as Error).message}`);
+    }
+  }
+
+  private buffer(key: string, bytes: number, device: GPUDevice): GPUBuffer {
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    let b = this.pool.get(key);
+    if (!b || b.size < size) {
+      b?.destroy();
+      b = device.createBuffer({ size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label: key });
+      this.pool.set(key, b);
+    }
+    return b;
+  }
+
+  async run(node: NodeProto, inputs: readonly OrtTensor[], ort: OrtModule): Promise<OrtTensor[]> {
+    const op = node.opType as OpName;
+    const kind = KIND[op];
+    if (!kind) throw new RuntimeError(`node "${node.name}": the webgpu kernel backend does not run ${node.opType}`);
+    await this.flush();
+    const o = ort as OrtWithWebGpu;
+    const sharedDevice = o.env?.webgpu?.device !== undefined && typeof o.Tensor.fromGpuBuffer === "function";
+    const device = sharedDevice ? await o.env!.webgpu!.device! : await standaloneDevice();
+    const kernels = await this.kernelsFor(device);
+    const sig = OPS[op];
+    const attrs: Record<string, number> = { ...sig.attributes };
+    for (const a of node.attribute) {
+      if (a.type !== AttributeType.FLOAT) throw new RuntimeError(`node "${node.name}": attribute ${a.name} must be a float`);
+      attrs[a.name] = a.f;
+    }
+
+    const gpuInput = async (i: number): Promise<{ buffer: GPUBuffer; length: number }> => {
+      const t = inputs[i];
+      const what = `node "${node.name}" (${op}): input ${sig.inputs[i]} "${node.input[i]}"`;
+      if (!t) throw new RuntimeError(`${what} has no value`);
+      if (t.type !== "float32") throw new RuntimeError(`${what} must be float32, got ${t.type}`);
+      const scalar = sig.inputs[i]!.startsWith("d_");
+      const length = t.dims.reduce((a, b) => a * b, 1);
+      if (scalar ? length !== 1 : t.dims.length !== 1) throw new RuntimeError(`${what} must be ${scalar ? "a scalar" : "1-D"}, got dims [${t.dims.join(", ")}]`);
+      // (onnxruntime-web's gpuBuffer getter throws for tensors elsewhere: ask only where it lives.)
+      const onGpu = t.location === "gpu-buffer" ? (t as { gpuBuffer?: GPUBuffer }).gpuBuffer : undefined;
+      if (onGpu && sharedDevice) {
+        webGpuTransfers.gpuInputs++;
+        return { buffer: onGpu, length };
+      }
+      webGpuTransfers.hostInputs++;
+      const data = (t.location === "gpu-buffer" || t.location === "ml-tensor") && t.getData ? await t.getData() : t.data;
+      const host = data as Float32Array;
+      const b = this.buffer(`${node.name}:in${i}`, 4 * length, device);
+      device.queue.writeBuffer(b, 0, host.buffer as ArrayBuffer, host.byteOffset, 4 * length);
+      return { buffer: b, length };
+    };
+
+    const logits = await gpuInput(0);
+    const targets = await gpuInput(1);
+    if (targets.length !== logits.length) {
+      throw new RuntimeError(`node "${node.name}" (${op}): logits has ${logits.length} elements but targets has ${targets.length}; they must match element for element`);
+    }
+    const n = logits.length;
+    const regression = kind === "alrp" ? await gpuInput(2) : undefined;
+    const p = regression?.length ?? 0;
+    const isGrad = op.endsWith("Grad");
+    const upstream = isGrad
+      ? { d0: (await gpuInput(kind === "alrp" ? 3 : 2)).buffer, d1: kind === "rank-sort" ? (await gpuInput(3)).buffer : undefined }
+      : undefined;
+
+    const out = (i: number, bytes: number) => this.buffer(`${node.name}:out${i}`, bytes, device);
+    const outputs: GpuLossOutputs = { grad0: isGrad ? out(0, 4 * n) : out(kind === "rank-sort" ? 2 : 1, 4 * n) };
+    const shapes: { buffer: GPUBuffer; dataType: string; dims: number[] }[] = [];
+    if (isGrad) {
+      shapes.push({ buffer: outputs.grad0, dataType: "float32", dims: [n] });
+    } else if (kind === "rank-sort") {
+      outputs.grad1 = out(3, 4 * n);
+      outputs.losses = [out(0, 4), out(1, 4)];
+      shapes.push(
+        { buffer: outputs.losses[0]!, dataType: "float32", dims: [] },
+        { buffer: outputs.losses[1]!, dataType: "float32", dims: [] },
+        { buffer: outputs.grad0, dataType: "float32", dims: [n] },
+        { buffer: outputs.grad1, dataType: "float32", dims: [n] },
+      );
+    } else {
+      outputs.losses = [out(0, 4)];
+      shapes.push({ buffer: outputs.losses[0]!, dataType: "float32", dims: [] }, { buffer: outputs.grad0, dataType: "float32", dims: [n] });
+      if (kind === "alrp") {
+        outputs.grad1 = out(2, 4 * p);
+        outputs.order = out(3, 8 * p);
+        shapes.push({ buffer: outputs.grad1, dataType: "float32", dims: [p] }, { buffer: outputs.order, dataType: "int64", dims: [p] });
+      }
+    }
+    const run = kernels.run(
+      kind,
+      { logits: logits.buffer, targets: targets.buffer, n, regression: regression ? { buffer: regression.buffer, count: p } : undefined },
+      { delta: attrs.delta!, eps: attrs.eps ?? 0 },
+      outputs,
+      upstream,
+    );
+    this.pending = { node: node.name, run };
+    if (sharedDevice) {
+      return node.output.map((name, i) => (name ? o.Tensor.fromGpuBuffer!(shapes[i]!.buffer, { dataType: shapes[i]!.dataType, dims: shapes[i]!.dims }) : (undefined as unknown as OrtTensor)));
+    }
+    // Host tensors for onnxruntime-node (its WebGPU EP cannot take our buffers): check now and read back.
+    await this.flush();
+    return Promise.all(
+      node.output.map(async (name, i) => {
+        if (!name) return undefined as unknown as OrtTensor;
+        const { buffer, dataType, dims } = shapes[i]!;
+        const bytes = (dataType === "int64" ? 8 : 4) * dims.reduce((a, b) => a * b, 1);
+        const data = await readBack(device, buffer, bytes);
+        webGpuTransfers.hostOutputs++;
+        return new ort.Tensor(dataType, dataType === "int64" ? new BigInt64Array(data) : new Float32Array(data), dims);
+      }),
+    );
+  }
+}
+
+async function readBack(device: GPUDevice, buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+  const staging = device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 4) * 4), usage: USAGE.MAP_READ | USAGE.COPY_DST });
+  const encoder = device.createCommandEncoder();
+  if (bytes > 0) encoder.copyBufferToBuffer(buffer, 0, staging, 0, Math.ceil(bytes / 4) * 4);
+  device.queue.submit([encoder.finish()]);
+  await staging.mapAsync(1);
+  const data = staging.getMappedRange().slice(0, bytes);
+  staging.unmap();
+  staging.destroy();
+  return data;
+}
