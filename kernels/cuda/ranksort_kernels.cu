@@ -208,27 +208,57 @@ __device__ __forceinline__ void window_of(const Scratch& s, int P, double v, int
   hi = count_at_most(s.high, P, v);
 }
 
+/** The negatives' difference arrays over positive ranks: the global ones, or a block's private copy. */
+struct DifferenceArrays {
+  unsigned long long* full_end;
+  long long* window_count;
+  double* window_sum;
+};
+
 /** Add a run of `count` negatives with logit sum `sum` and window (lo, hi) to the difference arrays. */
-__device__ __forceinline__ void flush_run(const Scratch& s, int lo, int hi, unsigned long long count, double sum) {
+__device__ __forceinline__ void flush_run(const DifferenceArrays& d, int lo, int hi, unsigned long long count, double sum) {
   if (count == 0) return;
-  atomicAdd(&s.full_end[lo], count);
+  atomicAdd(&d.full_end[lo], count);
   if (lo < hi) {
-    atomicAdd(reinterpret_cast<unsigned long long*>(&s.window_count[lo]), count);
-    atomicAdd(reinterpret_cast<unsigned long long*>(&s.window_count[hi]), 0ull - count);  // two's complement −count
-    atomicAdd(&s.window_sum[lo], sum);
-    atomicAdd(&s.window_sum[hi], -sum);
+    atomicAdd(reinterpret_cast<unsigned long long*>(&d.window_count[lo]), count);
+    atomicAdd(reinterpret_cast<unsigned long long*>(&d.window_count[hi]), 0ull - count);  // two's complement −count
+    atomicAdd(&d.window_sum[lo], sum);
+    atomicAdd(&d.window_sum[hi], -sum);
   }
+}
+
+/** Bytes of a block's private difference arrays for `capacity` positives (see accumulate_negatives). */
+constexpr size_t private_bins_bytes(int64_t capacity) {
+  return static_cast<size_t>(capacity + 1) * (sizeof(unsigned long long) + sizeof(long long) + sizeof(double));
 }
 
 /**
  * The false-positive pass over the relevant negatives. Each thread keeps a run of consecutive
- * negatives that share a window in registers and flushes it with atomics when the window changes,
- * so the common case (most negatives below every positive's window, or all in one) costs few atomics.
+ * negatives that share a window in registers and flushes it when the window changes, so the common
+ * early-training case (every negative in one window) costs a handful of atomics. Late in training
+ * the windows change from one negative to the next; with kPrivate each block then accumulates into
+ * its own copy of the difference arrays in shared memory and adds that to the global arrays once,
+ * which keeps millions of atomics off global memory (used when the capacity fits in shared memory).
  */
+template <bool kPrivate>
 __global__ void accumulate_negatives(const float* __restrict__ x, const float* __restrict__ t, int n, double delta, Scratch s) {
+  extern __shared__ __align__(8) unsigned char block_bins[];
   if (failed(s.state)) return;
   const int P = s.state->num_positives;
   if (P == 0) return;
+  const DifferenceArrays global{s.full_end, s.window_count, s.window_sum};
+  DifferenceArrays target = global;
+  if (kPrivate) {
+    target.full_end = reinterpret_cast<unsigned long long*>(block_bins);
+    target.window_count = reinterpret_cast<long long*>(target.full_end + P + 1);
+    target.window_sum = reinterpret_cast<double*>(target.window_count + P + 1);
+    for (int b = threadIdx.x; b <= P; b += blockDim.x) {
+      target.full_end[b] = 0;
+      target.window_count[b] = 0;
+      target.window_sum[b] = 0;
+    }
+    __syncthreads();
+  }
   const float min_logit = min_positive_logit(s.state);
   const float threshold = relevant_threshold(min_logit, delta);
   const double centre = min_logit;
@@ -243,7 +273,7 @@ __global__ void accumulate_negatives(const float* __restrict__ x, const float* _
     int lo, hi;
     window_of(s, P, v, lo, hi);
     if (lo != run_lo || hi != run_hi) {
-      flush_run(s, run_lo, run_hi, run_count, run_sum);
+      flush_run(target, run_lo, run_hi, run_count, run_sum);
       run_lo = lo;
       run_hi = hi;
       run_count = 0;
@@ -252,7 +282,17 @@ __global__ void accumulate_negatives(const float* __restrict__ x, const float* _
     run_count++;
     run_sum += v;
   }
-  flush_run(s, run_lo, run_hi, run_count, run_sum);
+  flush_run(target, run_lo, run_hi, run_count, run_sum);
+  if (kPrivate) {
+    __syncthreads();
+    for (int b = threadIdx.x; b <= P; b += blockDim.x) {
+      if (target.full_end[b]) atomicAdd(&global.full_end[b], target.full_end[b]);
+      if (target.window_count[b]) {
+        atomicAdd(reinterpret_cast<unsigned long long*>(&global.window_count[b]), static_cast<unsigned long long>(target.window_count[b]));
+      }
+      if (target.window_sum[b] != 0) atomicAdd(&global.window_sum[b], target.window_sum[b]);
+    }
+  }
   relevant = block_reduce(relevant, SumOp());
   if (threadIdx.x == 0 && relevant) atomicAdd(&s.state->num_relevant, relevant);
 }
@@ -463,11 +503,17 @@ cudaError_t compaction_bytes(int n, size_t& bytes) {
                                static_cast<int*>(nullptr), n, IsPositive{nullptr, PositiveRule::GreaterThanZero});
 }
 
-cudaError_t grid_limits(int& element_blocks_per_sm) {
-  int device = 0, sms = 0;
+/** What the launches need to know about the current device (host queries; nothing waits on the stream). */
+struct DeviceLimits {
+  int sms = 0;
+  int shared_optin = 0;  // the most shared memory a block may ask for
+};
+
+cudaError_t device_limits(DeviceLimits& out) {
+  int device = 0;
   cudaError_t e = cudaGetDevice(&device);
-  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  element_blocks_per_sm = sms;
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&out.sms, cudaDevAttrMultiProcessorCount, device);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&out.shared_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   return e;
 }
 
@@ -479,6 +525,7 @@ struct Prepared {
   int capacity;
   int element_grid;
   int positive_grid;
+  DeviceLimits limits;
 };
 
 int prepare(int kind, const float* x, const float* t, int64_t n, bool with_regression, const float* reg, int64_t num_regression, double delta,
@@ -497,8 +544,10 @@ int prepare(int kind, const float* x, const float* t, int64_t n, bool with_regre
     return fail(RANKSORT_ERR_WORKSPACE_TOO_SMALL, std::string(loss_name(kind)) + ": workspace has " + std::to_string(workspace_bytes) +
                                                       " bytes; ranksort_workspace_size asks for " + std::to_string(layout.total));
   }
-  int sms = 0;
-  if (cudaError_t e = grid_limits(sms)) return cuda_failure(kind, e, "querying the device");
+  DeviceLimits limits;
+  if (cudaError_t e = device_limits(limits)) return cuda_failure(kind, e, "querying the device");
+  const int sms = limits.sms;
+  out.limits = limits;
   out.layout = layout;
   out.s = carve(layout, workspace);
   out.n = static_cast<int>(n);
@@ -522,6 +571,29 @@ int prepare(int kind, const float* x, const float* t, int64_t n, bool with_regre
     return cuda_failure(kind, e, "compacting the positives");
   }
   rank_positives<<<out.positive_grid, kThreads, 0, stream>>>(x, t, with_regression, reg, num_regression, out.capacity, shape, s);
+  return RANKSORT_OK;
+}
+
+/** The false-positive pass, with per-block shared-memory difference arrays when the capacity fits. */
+int launch_accumulate_negatives(int kind, const float* x, const float* t, double delta, const Prepared& p, cudaStream_t stream) {
+  const size_t bytes = private_bins_bytes(p.capacity);
+  cudaFuncAttributes attributes;
+  if (cudaError_t e = cudaFuncGetAttributes(&attributes, accumulate_negatives<true>)) return cuda_failure(kind, e, "querying a kernel");
+  if (bytes + attributes.sharedSizeBytes <= static_cast<size_t>(p.limits.shared_optin)) {
+    if (cudaError_t e = cudaFuncSetAttribute(accumulate_negatives<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes))) {
+      return cuda_failure(kind, e, "reserving shared memory");
+    }
+    int per_sm = 0;
+    if (cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, accumulate_negatives<true>, kThreads, bytes)) {
+      return cuda_failure(kind, e, "querying occupancy");
+    }
+    // One resident wave: every extra block would add its whole private array to the global one.
+    const int64_t wave = static_cast<int64_t>(per_sm > 0 ? per_sm : 1) * p.limits.sms;
+    const int grid = static_cast<int>(wave < p.element_grid ? wave : p.element_grid);
+    accumulate_negatives<true><<<grid, kThreads, bytes, stream>>>(x, t, p.n, delta, p.s);
+  } else {
+    accumulate_negatives<false><<<p.element_grid, kThreads, 0, stream>>>(x, t, p.n, delta, p.s);
+  }
   return RANKSORT_OK;
 }
 
@@ -560,13 +632,13 @@ extern "C" int ranksort_rank_sort_device(const float* x, const float* t, int64_t
   if (!losses) return fail(RANKSORT_ERR_INVALID_ARGUMENT, "RankSortLoss: losses must not be NULL");
   const StepShape shape = make_step_shape(delta, 1.0);  // RankSort's hard step is x >= 0: H(0) = 1
   if (int st = zero_outputs(kind, n > 0 ? n : 0, stream, {grad_ranking, grad_sorting, grad})) return st;
-  Prepared p{WorkspaceLayout(1, 1, 0), {}, 0, 0, 0, 0};
+  Prepared p{WorkspaceLayout(1, 1, 0), {}, 0, 0, 0, 0, {}};
   if (int st = prepare(kind, x, t, n, false, nullptr, 0, delta, eps, max_positives, PositiveRule::GreaterThanZero, shape, workspace,
                        workspace_bytes, stream, p)) {
     return st;
   }
   rank_sort_pair_sums<<<p.positive_grid, kThreads, 0, stream>>>(shape, p.s);
-  accumulate_negatives<<<p.element_grid, kThreads, 0, stream>>>(x, t, p.n, delta, p.s);
+  if (int st = launch_accumulate_negatives(kind, x, t, delta, p, stream)) return st;
   finalize_positives<Loss::RankSort><<<1, kFinalizeThreads, 0, stream>>>(shape, eps, p.s, FinalizeOutputs{losses, nullptr, nullptr, nullptr});
   rank_sort_positive_outputs<<<p.positive_grid, kThreads, 0, stream>>>(shape, p.s, grad_ranking, grad_sorting, grad);
   negative_gradients<<<p.element_grid, kThreads, 0, stream>>>(x, t, p.n, delta, shape, p.s, grad_ranking, grad);
@@ -582,13 +654,13 @@ extern "C" int ranksort_ap_device(const float* x, const float* t, int64_t n, dou
   if (!grad || !loss) return fail(RANKSORT_ERR_INVALID_ARGUMENT, "APLoss: grad and loss must not be NULL");
   const StepShape shape = make_step_shape(delta, 0.5);
   if (int st = zero_outputs(kind, n > 0 ? n : 0, stream, {grad})) return st;
-  Prepared p{WorkspaceLayout(1, 1, 0), {}, 0, 0, 0, 0};
+  Prepared p{WorkspaceLayout(1, 1, 0), {}, 0, 0, 0, 0, {}};
   if (int st = prepare(kind, x, t, n, false, nullptr, 0, delta, 0.0, max_positives, PositiveRule::ExactlyOne, shape, workspace,
                        workspace_bytes, stream, p)) {
     return st;
   }
   excluding_self_sums<<<p.positive_grid, kThreads, 0, stream>>>(shape, p.s);
-  accumulate_negatives<<<p.element_grid, kThreads, 0, stream>>>(x, t, p.n, delta, p.s);
+  if (int st = launch_accumulate_negatives(kind, x, t, delta, p, stream)) return st;
   finalize_positives<Loss::AP><<<1, kFinalizeThreads, 0, stream>>>(shape, 0.0, p.s, FinalizeOutputs{loss, grad, nullptr, nullptr});
   negative_gradients<<<p.element_grid, kThreads, 0, stream>>>(x, t, p.n, delta, shape, p.s, grad, nullptr);
   write_report<<<1, 1, 0, stream>>>(x, t, nullptr, 0, p.capacity, p.s, loss, 1, report);
@@ -610,13 +682,13 @@ extern "C" int ranksort_alrp_device(const float* x, const float* t, int64_t n, c
     if (rank) cudaMemsetAsync(rank, 0, sizeof(float) * static_cast<size_t>(num_regression), stream);
     if (order) cudaMemsetAsync(order, 0, sizeof(int64_t) * static_cast<size_t>(num_regression), stream);
   }
-  Prepared p{WorkspaceLayout(1, 1, 0), {}, 0, 0, 0, 0};
+  Prepared p{WorkspaceLayout(1, 1, 0), {}, 0, 0, 0, 0, {}};
   if (int st = prepare(kind, x, t, n, true, reg, num_regression, delta, eps, max_positives, PositiveRule::ExactlyOne, shape, workspace,
                        workspace_bytes, stream, p)) {
     return st;
   }
   excluding_self_sums<<<p.positive_grid, kThreads, 0, stream>>>(shape, p.s);
-  accumulate_negatives<<<p.element_grid, kThreads, 0, stream>>>(x, t, p.n, delta, p.s);
+  if (int st = launch_accumulate_negatives(kind, x, t, delta, p, stream)) return st;
   finalize_positives<Loss::ALRP><<<1, kFinalizeThreads, 0, stream>>>(shape, eps, p.s, FinalizeOutputs{loss, grad, rank, order});
   negative_gradients<<<p.element_grid, kThreads, 0, stream>>>(x, t, p.n, delta, shape, p.s, grad, nullptr);
   write_report<<<1, 1, 0, stream>>>(x, t, reg, num_regression, p.capacity, p.s, loss, 1, report);
