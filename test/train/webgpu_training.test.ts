@@ -1,6 +1,6 @@
 // The tiny MLP overfits on the WebGPU EP too: onnxruntime-web in Deno on Mesa lavapipe, and
 // onnxruntime-node's Dawn EP in Bun on SwiftShader. Skipped with the reason where the drivers are missing.
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +24,65 @@ function run(command: string[], env: Record<string, string>) {
     rmSync(xdg, { recursive: true, force: true });
   }
 }
+
+interface TrainCheck {
+  cpu: { loss: number }[];
+  gpu: { loss: number }[];
+  seconds: number;
+  transfers: { gpuInputs: number; hostInputs: number; hostOutputs: number };
+}
+
+/** Synthetic images for the end-to-end checks, made once. */
+let dataDir: string | undefined;
+function syntheticData(): string {
+  if (dataDir) return dataDir;
+  dataDir = mkdtempSync(join(tmpdir(), "ranksort-gpu-data-"));
+  const made = spawnSync(join(root, "node_modules", ".bin", "bun"), [join(root, "bin", "ranksort.mjs"), "make-data", "--out", dataDir, "--images", "12"], { cwd: root, encoding: "utf8" });
+  expect(made.status).toBe(0);
+  return dataDir;
+}
+
+function runTrainCheck(command: string[], env: Record<string, string>): TrainCheck {
+  const xdg = mkdtempSync(join(tmpdir(), "ranksort-xdg-"));
+  chmodSync(xdg, 0o700);
+  try {
+    const r = spawnSync(command[0]!, command.slice(1), { encoding: "utf8", cwd: root, env: { ...process.env, XDG_RUNTIME_DIR: xdg, NO_COLOR: "1", ...env } });
+    if (r.status !== 0) throw new Error(`train check failed (${r.status}):\n${r.stderr.slice(-3000)}`);
+    return JSON.parse(r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).at(-1)!);
+  } finally {
+    rmSync(xdg, { recursive: true, force: true });
+  }
+}
+
+/** Per-step losses of the all-GPU step equal the CPU path's, and nothing went through the host. */
+function expectGpuStepMatchesCpu(r: TrainCheck, steps: number) {
+  expect(r.gpu.length).toBe(steps);
+  r.gpu.forEach((g, i) => {
+    const c = r.cpu[i]!.loss;
+    expect(Math.abs(g.loss - c)).toBeLessThanOrEqual(1e-6 + 1e-4 * Math.abs(c));
+  });
+  // RankSortLoss and RankSortLossGrad each take logits and targets straight from the GPU, every step.
+  expect(r.transfers.gpuInputs).toBeGreaterThanOrEqual(4 * steps);
+  expect(r.transfers.hostInputs).toBe(0);
+  expect(r.transfers.hostOutputs).toBe(0);
+  console.log(`WebGPU train step (EP + WGSL kernels) vs CPU: losses ${r.gpu.map((g, i) => `${g.loss.toFixed(6)}/${r.cpu[i]!.loss.toFixed(6)}`).join(", ")}; ${r.transfers.gpuInputs} GPU-resident kernel inputs, 0 host transfers`);
+}
+
+const trainCheck = join(root, "test", "support", "webgpu_train_check.ts");
+
+describe("a full detector training step on WebGPU: forward (EP), RS kernel (WGSL), backward and optimizer (EP)", () => {
+  test.skipIf(!lavapipe)("Deno on lavapipe: 3 steps equal the CPU path, no host round trip", () => {
+    const r = runTrainCheck([join(root, "node_modules", ".bin", "deno"), "run", "-A", trainCheck, syntheticData(), "3"], {});
+    expectGpuStepMatchesCpu(r, 3);
+  }, 300_000);
+  test.skipIf(!existsSync(swiftshader))("Bun on SwiftShader (onnxruntime-web on the webgpu package): 2 steps equal the CPU path", () => {
+    const r = runTrainCheck([join(root, "node_modules", ".bin", "bun"), trainCheck, syntheticData(), "2"], { VK_ICD_FILENAMES: swiftshader });
+    expectGpuStepMatchesCpu(r, 2);
+  }, 300_000);
+  afterAll(() => {
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+});
 
 describe("training on the WebGPU execution provider", () => {
   test.skipIf(!lavapipe)("Deno, onnxruntime-web WebGPU EP on lavapipe", () => {
