@@ -2,19 +2,17 @@
 // and CPU entry points with typed arrays. Failures to find or open the library, or a machine
 // without a usable GPU, become BackendUnavailableError; bad inputs become RankSortInputError.
 
-import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+// No static node:* imports: browser bundles reach this module through the backend registry's lazy
+// imports and must still build (the backend is then unavailable, never loaded).
 import { RankSortInputError } from "../../kernels/cpu/inputs.ts";
 import { type BoundSymbols, CUDA_ABI, STATUS } from "./cuda_abi.ts";
 import { BackendUnavailableError } from "./loss_backend.ts";
 
 /** $RANKSORT_CUDA_LIBRARY, else build/cuda/libranksort_cuda.so in the package root. */
 export function cudaLibraryPath(): string {
-  const fromEnv = process.env.RANKSORT_CUDA_LIBRARY;
-  if (fromEnv) return resolve(fromEnv);
-  const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-  return join(packageRoot, "build", "cuda", "libranksort_cuda.so");
+  const fromEnv = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.RANKSORT_CUDA_LIBRARY;
+  if (fromEnv) return fromEnv;
+  return decodeURIComponent(new URL("../../build/cuda/libranksort_cuda.so", import.meta.url).pathname);
 }
 
 export type FfiHost = "bun" | "deno" | "node";
@@ -132,6 +130,8 @@ function countsOf(counts: BigInt64Array): { numPositives: number; numRelevantNeg
 
 /** Open the library with this runtime's FFI. Throws BackendUnavailableError when that is impossible. */
 export async function loadCudaLibrary(path: string = cudaLibraryPath()): Promise<CudaLibrary> {
+  const fsModule = "node:fs"; // computed: see the note at the imports
+  const { existsSync } = (await import(fsModule)) as typeof import("node:fs");
   if (!existsSync(path)) {
     throw new BackendUnavailableError(
       `cuda: no CUDA library at ${path}; run \`npm run build:cuda\` (needs nvcc and cmake) or set RANKSORT_CUDA_LIBRARY`,
