@@ -247,6 +247,9 @@ describe.skipIf(!canBuild)("libranksort_cuda.so", () => {
           : c.loss === "ap"
             ? lib.ap("host", c.logits, c.targets, c.params.delta ?? 1)
             : lib.alrp("host", c.logits, c.targets, c.regressionLosses!, c.params.delta ?? 1, c.params.eps ?? 1e-5);
+      const losses = "rankingLoss" in r ? [r.rankingLoss, r.sortingLoss] : [r.loss];
+      const expectedLosses = c.loss === "rank_sort" ? [out.ranking_loss, out.sorting_loss] : [out.loss];
+      losses.forEach((l, i) => expect(Math.abs(l - expectedLosses[i])).toBeLessThanOrEqual(LOSS_TOL));
       expect(maxToleranceRatio(r.grad, out.grad)).toBeLessThanOrEqual(1);
     }
   });
