@@ -160,6 +160,8 @@ export class WebGpuLossKernels {
   private readonly bindGroups = new WeakMap<GPUBuffer, WeakMap<GPUBuffer, WeakMap<GPUBuffer, WeakMap<GPUBuffer, GPUBindGroup>>>>();
   private readonly stagingPool: GPUBuffer[] = [];
   private readonly dummy: GPUBuffer;
+  /** A second unused buffer for read-only slots: one buffer may not be bound read-only and writable at once. */
+  private readonly dummyRead: GPUBuffer;
 
   private constructor(
     readonly device: GPUDevice,
@@ -168,6 +170,7 @@ export class WebGpuLossKernels {
     readonly maxPositives: number,
   ) {
     this.dummy = device.createBuffer({ size: 16, usage: USAGE.STORAGE, label: "ranksort-unused" });
+    this.dummyRead = device.createBuffer({ size: 16, usage: USAGE.STORAGE, label: "ranksort-unused-read" });
   }
 
   static async create(device: GPUDevice, options: KernelOptions = {}): Promise<WebGpuLossKernels> {
@@ -324,6 +327,29 @@ export class WebGpuLossKernels {
     device.queue.submit([encoder.finish()]);
     const validation = device.popErrorScope();
     return new PendingRun(staging, (words) => describeProblem(name, words, w.capacity, regressionCount, kind === "alrp"), kind, (b) => this.stagingPool.push(b), validation);
+  }
+  /**
+   * A Grad op from gradients a forward run of the same inputs left on the GPU: out = d0·grad0
+   * (+ d1·grad1 for RankSort) — one pass over n instead of the whole loss.
+   */
+  reweight(kind: LossKind, n: number, from: { grad0: GPUBuffer; grad1?: GPUBuffer }, out: GPUBuffer, upstream: GpuUpstream): void {
+    const w = this.workspaceFor(64);
+    const device = this.device;
+    const params = new Uint32Array(12);
+    params[0] = n;
+    params[1] = w.capacity;
+    device.queue.writeBuffer(w.params, 0, params);
+    const encoder = device.createCommandEncoder({ label: "reweight" });
+    encoder.copyBufferToBuffer(from.grad0, 0, out, 0, 4 * n);
+    encoder.copyBufferToBuffer(upstream.d0, 0, w.state, 4 * STATE.upstream0, 4);
+    if (upstream.d1) encoder.copyBufferToBuffer(upstream.d1, 0, w.state, 4 * STATE.upstream1, 4);
+    const second = kind === "rank-sort" ? from.grad1! : this.dummy;
+    const pass = encoder.beginComputePass({ label: "reweight" });
+    pass.setBindGroup(0, this.bindGroup(w, this.dummyRead, this.dummyRead, out, second));
+    pass.setPipeline(this.pipelines.get(kind === "rank-sort" ? "combine_rank_sort" : "scale_grad")!);
+    pass.dispatchWorkgroups(Math.min(Math.ceil(n / WORKGROUP), 65535));
+    pass.end();
+    device.queue.submit([encoder.finish()]);
   }
 }
 

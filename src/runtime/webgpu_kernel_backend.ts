@@ -33,7 +33,7 @@ const KIND: Record<string, LossKind> = {
 };
 
 /** What crossed between host and GPU in this process: tests check that training keeps it at zero. */
-export const webGpuTransfers = { gpuInputs: 0, hostInputs: 0, hostOutputs: 0 };
+export const webGpuTransfers = { gpuInputs: 0, hostInputs: 0, hostOutputs: 0, reusedForward: 0 };
 
 export async function webGpuKernelBackend(): Promise<KernelBackend> {
   return new WebGpuKernelBackend();
@@ -45,6 +45,12 @@ class WebGpuKernelBackend implements KernelBackend {
   private readonly kernels = new Map<GPUDevice, Promise<WebGpuLossKernels>>();
   private readonly pool = new Map<string, GPUBuffer>();
   private pending?: { node: string; run: PendingRun };
+  /**
+   * Gradients a forward node (RankSortLoss, APLoss, ALRPLoss) left on the GPU in this session run,
+   * by loss and inputs: a Grad node on the same input buffers only reweights them. Cleared by flush(),
+   * at the end of every session run, so no buffer is trusted across runs.
+   */
+  private forwardGradients: { key: string; logits: GPUBuffer; targets: GPUBuffer; regression?: GPUBuffer; grad0: GPUBuffer; grad1?: GPUBuffer }[] = [];
 
   /** Node and Bun: give onnxruntime-web a navigator.gpu (the `webgpu` package) before it loads. */
   async prepareHost(): Promise<void> {
@@ -57,8 +63,13 @@ class WebGpuKernelBackend implements KernelBackend {
     return k;
   }
 
-  /** Throw the error of the last run, if its inputs were bad. */
+  /** End of a session run: throw the error of the last run, if its inputs were bad, and forget reusable gradients. */
   async flush(): Promise<void> {
+    this.forwardGradients = [];
+    await this.checkPending();
+  }
+
+  private async checkPending(): Promise<void> {
     const p = this.pending;
     this.pending = undefined;
     if (!p) return;
@@ -84,7 +95,7 @@ class WebGpuKernelBackend implements KernelBackend {
     const op = node.opType as OpName;
     const kind = KIND[op];
     if (!kind) throw new RuntimeError(`node "${node.name}": the webgpu kernel backend does not run ${node.opType}`);
-    await this.flush();
+    await this.checkPending();
     const o = ort as OrtWithWebGpu;
     const sharedDevice = o.env?.webgpu?.device !== undefined && typeof o.Tensor.fromGpuBuffer === "function";
     const device = sharedDevice ? await o.env!.webgpu!.device! : await standaloneDevice();
@@ -131,7 +142,17 @@ class WebGpuKernelBackend implements KernelBackend {
       ? { d0: (await gpuInput(kind === "alrp" ? 3 : 2)).buffer, d1: kind === "rank-sort" ? (await gpuInput(3)).buffer : undefined }
       : undefined;
 
+    const key = `${kind}:${attrs.delta}:${attrs.eps ?? 0}:${n}`;
+    const reusable = isGrad && sharedDevice
+      ? this.forwardGradients.find((f) => f.key === key && f.logits === logits.buffer && f.targets === targets.buffer && f.regression === regression?.buffer)
+      : undefined;
     const out = (i: number, bytes: number) => this.buffer(`${node.name}:out${i}`, bytes, device);
+    if (reusable && upstream) {
+      const grad = out(0, 4 * n);
+      kernels.reweight(kind, n, reusable, grad, upstream);
+      webGpuTransfers.reusedForward++;
+      return [o.Tensor.fromGpuBuffer!(grad, { dataType: "float32", dims: [n] })];
+    }
     const outputs: GpuLossOutputs = { grad0: isGrad ? out(0, 4 * n) : out(kind === "rank-sort" ? 2 : 1, 4 * n) };
     const shapes: { buffer: GPUBuffer; dataType: string; dims: number[] }[] = [];
     if (isGrad) {
@@ -163,10 +184,11 @@ class WebGpuKernelBackend implements KernelBackend {
     );
     this.pending = { node: node.name, run };
     if (sharedDevice) {
+      if (!isGrad) this.forwardGradients.push({ key, logits: logits.buffer, targets: targets.buffer, regression: regression?.buffer, grad0: outputs.grad0, grad1: kind === "rank-sort" ? outputs.grad1 : undefined });
       return node.output.map((name, i) => (name ? o.Tensor.fromGpuBuffer!(shapes[i]!.buffer, { dataType: shapes[i]!.dataType, dims: shapes[i]!.dims }) : (undefined as unknown as OrtTensor)));
     }
     // Host tensors for onnxruntime-node (its WebGPU EP cannot take our buffers): check now and read back.
-    await this.flush();
+    await this.checkPending();
     return Promise.all(
       node.output.map(async (name, i) => {
         if (!name) return undefined as unknown as OrtTensor;

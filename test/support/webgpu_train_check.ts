@@ -40,4 +40,4 @@ const before = { ...webGpuTransfers };
 const t0 = performance.now();
 const gpu = await losses("webgpu", "webgpu");
 const seconds = (performance.now() - t0) / 1000;
-console.log(JSON.stringify({ cpu, gpu, seconds, transfers: { gpuInputs: webGpuTransfers.gpuInputs - before.gpuInputs, hostInputs: webGpuTransfers.hostInputs - before.hostInputs, hostOutputs: webGpuTransfers.hostOutputs - before.hostOutputs } }));
+console.log(JSON.stringify({ cpu, gpu, seconds, transfers: { gpuInputs: webGpuTransfers.gpuInputs - before.gpuInputs, hostInputs: webGpuTransfers.hostInputs - before.hostInputs, hostOutputs: webGpuTransfers.hostOutputs - before.hostOutputs, reusedForward: webGpuTransfers.reusedForward - before.reusedForward } }));

@@ -29,7 +29,7 @@ interface TrainCheck {
   cpu: { loss: number }[];
   gpu: { loss: number }[];
   seconds: number;
-  transfers: { gpuInputs: number; hostInputs: number; hostOutputs: number };
+  transfers: { gpuInputs: number; hostInputs: number; hostOutputs: number; reusedForward: number };
 }
 
 /** Synthetic images for the end-to-end checks, made once. */
@@ -65,6 +65,8 @@ function expectGpuStepMatchesCpu(r: TrainCheck, steps: number) {
   expect(r.transfers.gpuInputs).toBeGreaterThanOrEqual(4 * steps);
   expect(r.transfers.hostInputs).toBe(0);
   expect(r.transfers.hostOutputs).toBe(0);
+  // RankSortLossGrad reweights the gradients RankSortLoss left on the GPU instead of recomputing them.
+  expect(r.transfers.reusedForward).toBe(steps);
   console.log(`WebGPU train step (EP + WGSL kernels) vs CPU: losses ${r.gpu.map((g, i) => `${g.loss.toFixed(6)}/${r.cpu[i]!.loss.toFixed(6)}`).join(", ")}; ${r.transfers.gpuInputs} GPU-resident kernel inputs, 0 host transfers`);
 }
 
