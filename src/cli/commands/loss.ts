@@ -7,7 +7,7 @@ import { readCase } from "../../cases/case_file.ts";
 import { writeFileAtomic } from "../../util/atomic_write.ts";
 import { UsageError } from "../usage_error.ts";
 
-export const lossUsage = `ranksort loss <case.json | case.json.gz> [--backend cpu|cuda|ort-cpu|ort-wasm|ort-webgpu] [--check] [--out FILE]
+export const lossUsage = `ranksort loss <case.json | case.json.gz> [--backend cpu|webgpu|cuda|ort-cpu|ort-wasm|ort-webgpu] [--check] [--out FILE]
 
 Reads a case in the golden format (fields: loss = rank_sort | ap | alrp, params, logits, targets,
 regression_losses for alrp) and prints JSON shaped like the golden "outputs":
@@ -16,6 +16,8 @@ regression_losses for alrp) and prints JSON shaped like the golden "outputs":
   --backend NAME   which implementation computes it (default cpu): cpu = the TypeScript kernels;
                    ort-cpu / ort-wasm / ort-webgpu = the ops' ONNX function bodies on onnxruntime-node
                    (CPU EP) or onnxruntime-web (WASM EP, WebGPU EP where navigator.gpu exists)
+                   webgpu = the WGSL kernels (navigator.gpu in Deno/browsers; the \`webgpu\` package
+                   in Node/Bun — without a GPU set VK_ICD_FILENAMES to SwiftShader's ICD)
                    cuda = the CUDA kernels (libranksort_cuda.so: \`npm run build:cuda\`, an NVIDIA GPU)
   --check          compare with the case's own "outputs" within the golden tolerances;
                    prints the errors to stderr and exits 1 when outside them
