@@ -65,7 +65,7 @@ export function renderSyntheticImage(id: number, size: number, seed: number, max
       for (let x = x0; x < x0 + w; x++) {
         const u = (x + 0.5 - x0) / w;
         const v = (y + 0.5 - y0) / h;
-        const inside = cat === 0 ? true : cat === 1 ? (u - 0.5) ** 2 + (v - 0.5) ** 2 <= 0.25 : v >= Math.abs(u - 0.5) * 2;
+        const inside = cat === 0 ? true : cat === 1 ? (u - 0.5) * (u - 0.5) + (v - 0.5) * (v - 0.5) <= 0.25 : v >= Math.abs(u - 0.5) * 2;
         if (!inside) continue;
         const k = 3 * (y * size + x);
         const n = (rand() - 0.5) * 20;

@@ -35,9 +35,14 @@ export function assignATSS(anchors: Boxes, anchorsPerLevel: readonly number[], g
     let start = 0;
     for (const count of anchorsPerLevel) {
       const idx = Array.from({ length: count }, (_, i) => start + i);
+      // Squared distance: + − × are correctly rounded everywhere, while Math.hypot differs in the last
+      // bit between JavaScript engines — and grid anchors tie, so that bit picked different
+      // candidates (and different training targets) in Bun and Deno.
       const dist = (i: number) => {
         const [ax, ay] = centre(anchors, i);
-        return Math.hypot(ax - gx, ay - gy);
+        const dx = ax - gx;
+        const dy = ay - gy;
+        return dx * dx + dy * dy;
       };
       idx.sort((a, b) => dist(a) - dist(b) || a - b);
       candidates.push(...idx.slice(0, Math.min(topk, count)));
@@ -45,7 +50,7 @@ export function assignATSS(anchors: Boxes, anchorsPerLevel: readonly number[], g
     }
     const ious = candidates.map((i) => iou(anchors, i, gts, g));
     const mean = ious.reduce((a, b) => a + b, 0) / ious.length;
-    const std = ious.length > 1 ? Math.sqrt(ious.reduce((a, b) => a + (b - mean) ** 2, 0) / (ious.length - 1)) : 0;
+    const std = ious.length > 1 ? Math.sqrt(ious.reduce((a, b) => a + (b - mean) * (b - mean), 0) / (ious.length - 1)) : 0;
     const threshold = mean + std;
     candidates.forEach((i, k) => {
       const v = ious[k]!;

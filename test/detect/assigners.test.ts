@@ -36,3 +36,23 @@ describe("assigners", () => {
     expect(() => classTargets({ gt: Int32Array.from([0]), iou: new Float32Array(1) }, Int32Array.from([5]), 3)).toThrow(/class 5, outside \[0, 3\)/);
   });
 });
+
+describe("ATSS across JavaScript engines", () => {
+  // Grid anchors tie in distance to a box centre; a last-bit difference (Math.hypot differs between
+  // JavaScriptCore and V8) once picked different candidates in Bun and Deno, and so different targets.
+  test("Bun and Deno assign identically (the synthetic set's boxes, where grid distances tie)", () => {
+    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+    const { join, resolve } = require("node:path") as typeof import("node:path");
+    const root = resolve(import.meta.dir, "..", "..");
+    const script = join(root, "test", "support", "assignment_digest.ts");
+    const run = (cmd: string, args: string[]) => {
+      const r = spawnSync(cmd, args, { encoding: "utf8", cwd: root });
+      expect(r.status).toBe(0);
+      return r.stdout.trim().split("\n").at(-1);
+    };
+    const bun = run(join(root, "node_modules", ".bin", "bun"), [script]);
+    const deno = run(join(root, "node_modules", ".bin", "deno"), ["run", "-A", script]);
+    expect(bun).toMatch(/^[0-9a-f]{64}$/);
+    expect(deno).toBe(bun);
+  }, 120_000);
+});
