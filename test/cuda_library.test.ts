@@ -240,7 +240,7 @@ describe.skipIf(!canBuild)("libranksort_cuda.so", () => {
   test.skipIf(!nvidiaDevice || !dir)("the GPU meets every golden case (only where a GPU is present)", async () => {
     expect(lib.deviceCount()).toBeGreaterThan(0);
     for (const file of files) {
-      const c = readCase(join(dir, file));
+      const c = readCase(join(dir!, file));
       const out = c.outputs as Record<string, any>;
       const r =
         c.loss === "rank_sort"

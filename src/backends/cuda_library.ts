@@ -4,6 +4,7 @@
 
 // No static node:* imports: browser bundles reach this module through the backend registry's lazy
 // imports and must still build (the backend is then unavailable, never loaded).
+import type { ALRPLossResult, APLossResult, RankSortResult } from "../../kernels/cpu/index.ts";
 import { RankSortInputError } from "../../kernels/cpu/inputs.ts";
 import { type BoundSymbols, CUDA_ABI, STATUS } from "./cuda_abi.ts";
 import { BackendUnavailableError } from "./loss_backend.ts";
@@ -25,25 +26,10 @@ export function currentHost(): FfiHost {
 /** Which entry points run a loss: "host" = the GPU (copy in, run, copy out), "cpu" = the C++ port. */
 export type Where = "host" | "cpu";
 
-export interface RankSortOutputs {
-  rankingLoss: number;
-  sortingLoss: number;
-  gradRanking: Float32Array;
-  gradSorting: Float32Array;
-  grad: Float32Array;
-  numPositives: number;
-  numRelevantNegatives: number;
-}
-export interface APOutputs {
-  loss: number;
-  grad: Float32Array;
-  numPositives: number;
-  numRelevantNegatives: number;
-}
-export interface ALRPOutputs extends APOutputs {
-  rank: Float32Array;
-  order: Int32Array;
-}
+// The library returns exactly what the CPU kernels return.
+export type RankSortOutputs = RankSortResult;
+export type APOutputs = APLossResult;
+export type ALRPOutputs = ALRPLossResult;
 
 export class CudaLibrary {
   constructor(

@@ -142,23 +142,16 @@ fn lower_edge(p: f32) -> f32 { if (params.delta > 0.0) { return p + params.delta
 fn upper_edge(p: f32) -> f32 { if (params.delta > 0.0) { return p - params.delta; } return p; }
 fn lower_strict() -> u32 { return select(0u, 1u, params.delta == 0.0); }
 
-// Number of ranks j < P with f(sorted[j]) before value v in the merge (< or <= by 'or_equal').
-fn count_upper_before(P: u32, v: f32, or_equal: bool) -> u32 {
+// Number of ranks j < P whose lower (or upper) edge comes before value v in the merge: edge < v, or
+// edge <= v when 'or_equal'.
+fn count_edges_before(P: u32, lower: bool, v: f32, or_equal: bool) -> u32 {
   var lo = 0u;
   var hi = P;
   while (lo < hi) {
     let mid = (lo + hi) / 2u;
-    let e = upper_edge(pos_f32(PF_SORTED_LOGIT, mid));
-    if (e < v || (or_equal && e == v)) { lo = mid + 1u; } else { hi = mid; }
-  }
-  return lo;
-}
-fn count_lower_before(P: u32, v: f32, or_equal: bool) -> u32 {
-  var lo = 0u;
-  var hi = P;
-  while (lo < hi) {
-    let mid = (lo + hi) / 2u;
-    let e = lower_edge(pos_f32(PF_SORTED_LOGIT, mid));
+    let p = pos_f32(PF_SORTED_LOGIT, mid);
+    var e = upper_edge(p);
+    if (lower) { e = lower_edge(p); }
     if (e < v || (or_equal && e == v)) { lo = mid + 1u; } else { hi = mid; }
   }
   return lo;
@@ -174,8 +167,8 @@ fn edges(@builtin(global_invocation_id) gid: vec3<u32>) {
   let up = upper_edge(p);
   let smoothed = params.delta > 0.0;
   // delta > 0: lower edges (non-strict) go first among equals; delta == 0: upper edges do.
-  let uppers = count_upper_before(P, low, !smoothed);
-  let lowers = count_lower_before(P, up, smoothed);
+  let uppers = count_edges_before(P, false, low, !smoothed);
+  let lowers = count_edges_before(P, true, up, smoothed);
   let low_at = r + uppers;
   let up_at = r + lowers;
   pos[pf(PF_LOW_EDGE_POSITION, r)] = low_at;
