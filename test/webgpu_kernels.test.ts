@@ -53,6 +53,7 @@ function expectClearErrors(check: Check) {
   expect(byName["alrp regression count"]).toMatch(/regression_losses has 1 elements but there are 2 positives/);
   expect(byName["alrp regression nan"]).toMatch(/regression_losses\[1\] is NaN|regression_losses\[1\] = NaN is not finite/);
   expect(byName["length mismatch"]).toMatch(/logits has 3 elements but targets has 2/);
+  expect(byName["session nan target"]).toMatch(/RuntimeError: node "[^"]+": RankSortLoss: targets\[17\] is NaN/);
 }
 
 describe("WGSL kernels", () => {

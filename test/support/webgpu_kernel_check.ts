@@ -8,6 +8,9 @@ import { getBackend } from "../../src/backends/index.ts";
 import { detectionCase } from "../../src/cases/synthetic.ts";
 import { maxToleranceRatio } from "../../src/cases/tolerance.ts";
 import { mulberry32 } from "../../src/util/random.ts";
+import { float, GraphBuilder } from "../../src/onnx/builder.ts";
+import { DOMAIN } from "../../src/ops/domain.ts";
+import { RankSortSession } from "../../src/runtime/session.ts";
 
 const large = process.argv.includes("--large");
 const gpu = await getBackend("webgpu");
@@ -101,5 +104,34 @@ for (const [name, f] of bad) {
   const a = rankSortLoss(logits, targets);
   const b = await gpu.rankSort(logits, targets, {});
   rows.push({ name: "after errors", lossError: Math.abs(a.rankingLoss - b.rankingLoss), gradRatio: maxToleranceRatio(b.grad, a.grad), positives: b.numPositives, relevant: b.numRelevantNegatives });
+}
+// The kernel backend in a session (kernels mode; onnxruntime-node's CPU EP, so host tensors reach
+// the kernels' own device): results equal the CPU kernels, and bad input names the node.
+{
+  const g = new GraphBuilder("loss", { "": 17, [DOMAIN]: 1 });
+  const l = g.input("logits", "float32", ["N"]);
+  const t = g.input("targets", "float32", ["N"]);
+  const [rl, sl, gr, gs] = g.op("RankSortLoss", [l, t], { delta: float(0.5) }, { domain: DOMAIN, outputs: ["rl", "sl", "gr", "gs"] });
+  g.output(g.op1("Add", [rl!, sl!]), "loss", "float32", []);
+  g.output(g.op1("Add", [gr!, gs!]), "grad", "float32", ["N"]);
+  const session = await RankSortSession.create(g.model(), { executionProvider: "cpu", mode: "kernels", kernelBackend: "webgpu" });
+  const d = detectionCase({ numel: 20_000, positives: 60, regime: "late", seed: 9 });
+  const out = await session.run({ logits: { type: "float32", data: d.logits, dims: [d.logits.length] }, targets: { type: "float32", data: d.targets, dims: [d.targets.length] } });
+  const cpu = rankSortLoss(d.logits, d.targets, { delta: 0.5 });
+  rows.push({
+    name: "kernels-mode session",
+    lossError: Math.abs((out.loss!.data as Float32Array)[0]! - (cpu.rankingLoss + cpu.sortingLoss)),
+    gradRatio: maxToleranceRatio(out.grad!.data as Float32Array, cpu.grad),
+    positives: cpu.numPositives,
+    relevant: cpu.numRelevantNegatives,
+  });
+  try {
+    const bad = d.targets.slice();
+    bad[17] = NaN;
+    await session.run({ logits: { type: "float32", data: d.logits, dims: [d.logits.length] }, targets: { type: "float32", data: bad, dims: [bad.length] } });
+    errors.push({ name: "session nan target", message: "(no error)" });
+  } catch (e) {
+    errors.push({ name: "session nan target", message: `${(e as Error).name}: ${(e as Error).message}` });
+  }
 }
 console.log(JSON.stringify({ rows, errors }));
