@@ -50,6 +50,44 @@ describe("RankSortSession", () => {
     expect(steps.map((s) => (s.kind === "custom" ? s.node.opType : "onnx"))).toEqual(["onnx", "RankSortLoss", "RankSortLossGrad", "onnx"]);
   });
 
+  test("the split recomputes constants and shape arithmetic where they are needed instead of passing them", () => {
+    // stage 0: y = Relu(x), Shape(y); custom: RankSortLoss(y); stage 1: loss · k, Reshape(y · loss, Shape(y))
+    const g = new GraphBuilder("split", { "": 17, [DOMAIN]: 1 });
+    const x = g.input("x", "float32", ["N"]);
+    const t = g.input("t", "float32", ["N"]);
+    const y = g.op1("Relu", [x], {}, { name: "relu" });
+    const passedShape = g.op1("Shape", [y], {}, { name: "shape_of_y" });
+    const k = g.op1("Add", [g.scalar("float32", 2), g.scalar("float32", 1)], {}, { name: "k" });
+    const [rl] = g.op("RankSortLoss", [y, t], {}, { domain: DOMAIN, outputs: ["rl", ""], name: "rs" });
+    g.output(g.op1("Mul", [rl!, k], {}, { name: "scaled" }), "scaled", "float32", []);
+    g.output(g.op1("Reshape", [g.op1("Mul", [y, rl!]), passedShape], {}, { name: "reshaped" }), "reshaped", "float32", ["N"]);
+    const steps = splitAtCustomNodes(g.model());
+    expect(steps.map((s) => s.kind)).toEqual(["onnx", "custom", "onnx"]);
+    const [first, , second] = steps as [Extract<(typeof steps)[number], { kind: "onnx" }>, unknown, Extract<(typeof steps)[number], { kind: "onnx" }>];
+    // k is built again in the second stage (its Constants and the Add); Shape(y) of a value the
+    // stage only receives is passed, marked as shape data for the host.
+    expect(second.model.graph!.node.map((n) => n.name)).toContain("k");
+    expect(second.inputs.sort()).toEqual(["rl", passedShape.name, y.name].sort());
+    expect(first.outputs).not.toContain(k.name);
+    expect(first.shapeOutputs).toEqual([passedShape.name]);
+  });
+
+  test("nodes that wait for a custom node join the stage of their consumers", () => {
+    // RankSortLoss → rl → heavy (Relu), used only after RankSortLossGrad: heavy belongs to the last stage.
+    const g = new GraphBuilder("late", { "": 17, [DOMAIN]: 1 });
+    const x = g.input("x", "float32", ["N"]);
+    const t = g.input("t", "float32", ["N"]);
+    const [rl] = g.op("RankSortLoss", [x, t], {}, { domain: DOMAIN, outputs: ["rl", ""], name: "rs" });
+    const d = g.op1("Identity", [rl!], {}, { name: "upstream" });
+    const heavy = g.op1("Relu", [rl!], {}, { name: "heavy" });
+    const dx = g.op1("RankSortLossGrad", [x, t, d, d], {}, { domain: DOMAIN, name: "rs_grad" });
+    g.output(g.op1("Mul", [dx, heavy], {}, { name: "after" }), "after", "float32", ["N"]);
+    const steps = splitAtCustomNodes(g.model());
+    const stageOf = (name: string) => steps.findIndex((s) => s.kind === "onnx" && s.model.graph!.node.some((n) => n.name === name));
+    expect(stageOf("upstream")).toBeLessThan(steps.findIndex((s) => s.kind === "custom" && s.node.name === "rs_grad"));
+    expect(stageOf("heavy")).toBe(stageOf("after"));
+  });
+
   for (const ep of ["cpu", "wasm"] as const) {
     test(`inline and kernels modes agree with the CPU kernel on ${ep}`, async () => {
       const results = [];

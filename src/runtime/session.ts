@@ -119,15 +119,28 @@ export class RankSortSession {
     const inputNames = graph.input.map((v) => v.name).filter((n) => !initializers.has(n));
     const outputNames = graph.output.map((v) => v.name);
     if (mode === "inline") {
-      const step: Step = { kind: "onnx", model: complete, inputs: inputNames, outputs: outputNames };
+      const step: Step = { kind: "onnx", model: complete, inputs: inputNames, outputs: outputNames, shapeOutputs: [] };
       return new RankSortSession(ort, ortOptions, [step], undefined, inputNames, outputNames);
     }
     // A GPU kernel backend on the WebGPU EP takes stage outputs where they are: in GPU buffers.
-    const stageOptions = backend!.location === "gpu-buffer" && gpuBuffers ? { ...ortOptions, preferredOutputLocation: "gpu-buffer" } : ortOptions;
-    return new RankSortSession(ort, stageOptions, splitAtCustomNodes(complete), backend, inputNames, outputNames);
+    const steps = splitAtCustomNodes(complete);
+    const session = new RankSortSession(ort, ortOptions, steps, backend, inputNames, outputNames);
+    if (backend!.location === "gpu-buffer" && gpuBuffers) {
+      // Tensors stay in GPU buffers between stages — except shape arithmetic, which the ops that
+      // read it (Reshape, Expand, …) need on the host: uploading it only to read it back would stall
+      // the GPU at every such op.
+      for (const step of steps) {
+        if (step.kind !== "onnx") continue;
+        const host = new Set(step.shapeOutputs);
+        session.stageOptions.set(step, { ...ortOptions, preferredOutputLocation: Object.fromEntries(step.outputs.map((o) => [o, host.has(o) ? "cpu" : "gpu-buffer"])) });
+      }
+    }
+    return session;
   }
 
   private readonly sessions = new Map<Step, Promise<OrtInferenceSession>>();
+  /** Per-stage session options (kernels mode with a GPU kernel backend); others use ortOptions. */
+  private readonly stageOptions = new Map<Step, object>();
 
   /** Stage sessions are created on first run, when the dtypes and ranks of their inputs are known. */
   private session(step: Step & { kind: "onnx" }, values: Map<string, OrtTensor>): Promise<OrtInferenceSession> {
@@ -141,7 +154,7 @@ export class RankSortSession {
           value: { case: "tensorType", value: create(TypeProto_TensorSchema, { elemType: DTYPE_CODE[v.type] }) },
         });
       }
-      s = this.ort.InferenceSession.create(encodeModel(model), this.ortOptions);
+      s = this.ort.InferenceSession.create(encodeModel(model), this.stageOptions.get(step) ?? this.ortOptions);
       this.sessions.set(step, s);
     }
     return s;
