@@ -77,6 +77,9 @@ function shimGpu(gpu: GPU): void {
   };
 }
 
+export const NO_ADAPTER =
+  "WebGPU has no adapter here: without a GPU, install a Vulkan driver (Deno: apt-get install mesa-vulkan-drivers; Node/Bun: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json from apt-get install chromium)";
+
 let ownDevice: Promise<GPUDevice> | undefined;
 
 /** A device of our own (when no onnxruntime-web device is in play), with the adapter's buffer limits. */
@@ -84,11 +87,7 @@ export function standaloneDevice(): Promise<GPUDevice> {
   ownDevice ??= (async () => {
     const gpu = await hostGpu();
     const adapter = await gpu.requestAdapter();
-    if (!adapter) {
-      throw new WebGpuUnavailableError(
-        "WebGPU has no adapter here: without a GPU, install a Vulkan driver (Deno: apt-get install mesa-vulkan-drivers; Node/Bun: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json from apt-get install chromium)",
-      );
-    }
+    if (!adapter) throw new WebGpuUnavailableError(NO_ADAPTER);
     const want = (name: string) => (adapter.limits as unknown as Record<string, number>)[name];
     const device = await adapter.requestDevice({
       requiredLimits: { maxStorageBufferBindingSize: want("maxStorageBufferBindingSize"), maxBufferSize: want("maxBufferSize"), maxStorageBuffersPerShaderStage: 8 },

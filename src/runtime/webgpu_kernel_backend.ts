@@ -9,7 +9,7 @@
 // Output buffers are pooled per node output and reused: a node's outputs stay valid until that node
 // runs again (a train step reads its losses before the next step, so this holds there).
 
-import { hostGpu, standaloneDevice } from "../../kernels/webgpu/gpu_host.ts";
+import { hostGpu, NO_ADAPTER, standaloneDevice, WebGpuUnavailableError } from "../../kernels/webgpu/gpu_host.ts";
 import { type GpuLossOutputs, type LossKind, type PendingRun, USAGE, WebGpuLossKernels } from "../../kernels/webgpu/loss_kernels.ts";
 import { AttributeType, type NodeProto } from "../onnx/proto.ts";
 import { OPS, type OpName } from "../ops/domain.ts";
@@ -52,9 +52,18 @@ class WebGpuKernelBackend implements KernelBackend {
    */
   private forwardGradients: { key: string; logits: GPUBuffer; targets: GPUBuffer; regression?: GPUBuffer; grad0: GPUBuffer; grad1?: GPUBuffer }[] = [];
 
-  /** Node and Bun: give onnxruntime-web a navigator.gpu (the `webgpu` package) before it loads. */
+  /**
+   * Node and Bun: give onnxruntime-web a navigator.gpu (the `webgpu` package) before it loads; on
+   * every host, fail here, clearly, when there is no adapter (onnxruntime-web's own error dumps its
+   * minified source).
+   */
   async prepareHost(): Promise<void> {
-    await hostGpu();
+    try {
+      if (!(await (await hostGpu()).requestAdapter())) throw new WebGpuUnavailableError(NO_ADAPTER);
+    } catch (e) {
+      if (e instanceof WebGpuUnavailableError) throw new RuntimeError(`webgpu kernels: ${e.message}`);
+      throw e;
+    }
   }
 
   private kernelsFor(device: GPUDevice): Promise<WebGpuLossKernels> {
