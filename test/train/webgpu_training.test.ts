@@ -81,6 +81,12 @@ describe("a full detector training step on WebGPU: forward (EP), RS kernel (WGSL
     const r = runTrainCheck([join(root, "node_modules", ".bin", "bun"), trainCheck, syntheticData(), "2"], { VK_ICD_FILENAMES: swiftshader });
     expectGpuStepMatchesCpu(r, 2);
   }, 300_000);
+  test("no WebGPU adapter (Vulkan pointed at nothing): `train --backend webgpu` says so in one line", () => {
+    const r = spawnSync(join(root, "node_modules", ".bin", "bun"), [join(root, "bin", "ranksort.mjs"), "train", "--model", join(root, "models", "tiny_fcos_128.onnx"), "--preset", "tiny-fcos", "--data", syntheticData(), "--out", join(syntheticData(), "run-no-gpu"), "--epochs", "1", "--backend", "webgpu"], { cwd: root, encoding: "utf8", env: { ...process.env, VK_ICD_FILENAMES: "/nonexistent/icd.json", VK_DRIVER_FILES: "/nonexistent/icd.json" } });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("ranksort train: webgpu kernels: WebGPU has no adapter here");
+    expect(r.stderr).not.toContain("ONNX Runtime Web v"); // no minified source dump
+  }, 120_000);
   afterAll(() => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
