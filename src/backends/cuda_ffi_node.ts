@@ -1,4 +1,4 @@
-// Binds the C ABI with koffi under Node (an optional dependency: `npm install koffi@3.3.4`; its
+// Binds the C ABI with koffi under Node (an optional dependency of this package, installed by default; its
 // prebuilt binaries come in the npm package, nothing is downloaded at install time).
 import type { AbiSymbol, AbiType, BoundSymbols } from "./cuda_abi.ts";
 import { BackendUnavailableError } from "./loss_backend.ts";
