@@ -2,7 +2,7 @@
 // onnxruntime-node's Dawn EP in Bun on SwiftShader. Skipped with the reason where the drivers are missing.
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -80,6 +80,21 @@ describe("a full detector training step on WebGPU: forward (EP), RS kernel (WGSL
   test.skipIf(!existsSync(swiftshader))("Bun on SwiftShader (onnxruntime-web on the webgpu package): 2 steps equal the CPU path", () => {
     const r = runTrainCheck([join(root, "node_modules", ".bin", "bun"), trainCheck, syntheticData(), "2"], { VK_ICD_FILENAMES: swiftshader });
     expectGpuStepMatchesCpu(r, 2);
+  }, 300_000);
+  test.skipIf(!existsSync(swiftshader))("Node on SwiftShader (sources bundled; onnxruntime-web on the webgpu package): 2 steps equal the CPU path", () => {
+    const out = join(root, "node_modules", ".ranksort-test");
+    mkdirSync(out, { recursive: true });
+    const bundle = join(out, `train-check-${process.pid}.mjs`);
+    try {
+      const externals = ["onnxruntime-node", "onnxruntime-web", "webgpu", "koffi"].flatMap((e) => ["--external", e]);
+      const b = spawnSync(join(root, "node_modules", ".bin", "bun"), ["build", trainCheck, "--target", "node", ...externals, "--outfile", bundle], { encoding: "utf8" });
+      expect(b.status).toBe(0);
+      // --liftoff-only: Node 20 otherwise spends ~2 min optimising onnxruntime-web's WASM on first use.
+      const r = runTrainCheck(["node", "--liftoff-only", bundle, syntheticData(), "2"], { VK_ICD_FILENAMES: swiftshader });
+      expectGpuStepMatchesCpu(r, 2);
+    } finally {
+      rmSync(bundle, { force: true });
+    }
   }, 300_000);
   test("no WebGPU adapter (Vulkan pointed at nothing): `train --backend webgpu` says so in one line", () => {
     const r = spawnSync(join(root, "node_modules", ".bin", "bun"), [join(root, "bin", "ranksort.mjs"), "train", "--model", join(root, "models", "tiny_fcos_128.onnx"), "--preset", "tiny-fcos", "--data", syntheticData(), "--out", join(syntheticData(), "run-no-gpu"), "--epochs", "1", "--backend", "webgpu"], { cwd: root, encoding: "utf8", env: { ...process.env, VK_ICD_FILENAMES: "/nonexistent/icd.json", VK_DRIVER_FILES: "/nonexistent/icd.json" } });
