@@ -13,7 +13,8 @@ import { parseArgs } from "node:util";
 import process from "node:process";
 import { rankSortLoss } from "../kernels/cpu/index.ts";
 import { standaloneDevice } from "../kernels/webgpu/gpu_host.ts";
-import { USAGE, WebGpuLossKernels } from "../kernels/webgpu/loss_kernels.ts";
+import { dataBuffer, uploadFloats } from "../kernels/webgpu/buffer_io.ts";
+import { WebGpuLossKernels } from "../kernels/webgpu/loss_kernels.ts";
 import { getBackend } from "../src/backends/index.ts";
 import { detectionCase, type Regime } from "../src/cases/synthetic.ts";
 import { printTable } from "../src/cli/commands/demo.ts";
@@ -54,15 +55,10 @@ for (const size of values.sizes!.split(",").map(Number)) {
   for (const positives of values.positives!.split(",").map(Number)) {
     for (const regime of values.regimes!.split(",") as Regime[]) {
       const d = detectionCase({ numel: size, positives, regime, seed: 1 });
-      const upload = (data: Float32Array) => {
-        const b = device.createBuffer({ size: data.byteLength, usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC });
-        device.queue.writeBuffer(b, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
-        return b;
-      };
-      const logits = upload(d.logits);
-      const targets = upload(d.targets);
-      const grad0 = device.createBuffer({ size: 4 * size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
-      const grad1 = device.createBuffer({ size: 4 * size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
+      const logits = uploadFloats(device, d.logits);
+      const targets = uploadFloats(device, d.targets);
+      const grad0 = dataBuffer(device, 4 * size);
+      const grad1 = dataBuffer(device, 4 * size);
       const wgsl = await median(() => kernels.run("rank-sort", { logits, targets, n: size }, { delta: 0.5, eps: 1e-10 }, { grad0, grad1 }).status());
       const bodyMs = body ? await median(() => body.rankSort(d.logits, d.targets, { delta: 0.5 })) : NaN;
       const cpu = await median(() => rankSortLoss(d.logits, d.targets, { delta: 0.5 }));

@@ -9,9 +9,9 @@
 import { ENTRY_POINTS, type EntryPoint, WGSL_SOURCE } from "./wgsl/index.ts";
 import { accumulatorWords, NO_INDEX, orderOffsetWords, positivePoolWords, segmentPoolWords, STATE, WORKGROUP } from "./layout.ts";
 
-// GPUBufferUsage / GPUMapMode values (spelled out: Node and Bun hosts need not define the globals).
-export const USAGE = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128, INDIRECT: 256 } as const;
-const MAP_READ_MODE = 1;
+import { dataBuffer, MAP_READ_MODE, USAGE } from "./buffer_io.ts";
+
+export { USAGE };
 
 export type LossKind = "rank-sort" | "ap" | "alrp";
 
@@ -207,7 +207,7 @@ export class WebGpuLossKernels {
     while (size < n) size *= 2;
     let b = w.scratch.get(size);
     if (!b) {
-      b = this.device.createBuffer({ size: 4 * size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label: "ranksort-scratch" });
+      b = dataBuffer(this.device, 4 * size, "ranksort-scratch");
       w.scratch.set(size, b);
     }
     return b;

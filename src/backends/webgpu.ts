@@ -5,10 +5,9 @@
 import type { ALRPLossResult, APLossResult, RankSortResult } from "../../kernels/cpu/index.ts";
 import { RankSortInputError } from "../../kernels/cpu/inputs.ts";
 import { standaloneDevice, WebGpuUnavailableError } from "../../kernels/webgpu/gpu_host.ts";
-import { type LossKind, USAGE, WebGpuKernelError, WebGpuLossKernels } from "../../kernels/webgpu/loss_kernels.ts";
+import { dataBuffer, readBuffers, uploadFloats } from "../../kernels/webgpu/buffer_io.ts";
+import { type LossKind, WebGpuKernelError, WebGpuLossKernels } from "../../kernels/webgpu/loss_kernels.ts";
 import { BackendUnavailableError, type LossBackend } from "./loss_backend.ts";
-
-const MAP_READ_MODE = 1;
 
 export async function webGpuBackend(): Promise<LossBackend> {
   let device: GPUDevice;
@@ -30,35 +29,6 @@ class WebGpuHostBackend implements LossBackend {
     private readonly kernels: WebGpuLossKernels,
   ) {}
 
-  private upload(data: Float32Array, label: string): GPUBuffer {
-    const buffer = this.device.createBuffer({ size: Math.max(4, data.byteLength), usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC, label });
-    this.device.queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
-    return buffer;
-  }
-
-  private empty(bytes: number, label: string): GPUBuffer {
-    return this.device.createBuffer({ size: Math.max(4, bytes), usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC, label });
-  }
-
-  private async read(buffers: { buffer: GPUBuffer; bytes: number }[]): Promise<ArrayBuffer[]> {
-    const encoder = this.device.createCommandEncoder();
-    const staging = buffers.map(({ buffer, bytes }) => {
-      const s = this.device.createBuffer({ size: Math.max(4, bytes), usage: USAGE.MAP_READ | USAGE.COPY_DST });
-      if (bytes > 0) encoder.copyBufferToBuffer(buffer, 0, s, 0, bytes);
-      return s;
-    });
-    this.device.queue.submit([encoder.finish()]);
-    return Promise.all(
-      staging.map(async (s, i) => {
-        await s.mapAsync(MAP_READ_MODE);
-        const data = s.getMappedRange().slice(0, buffers[i]!.bytes);
-        s.unmap();
-        s.destroy();
-        return data;
-      }),
-    );
-  }
-
   private async run(kind: LossKind, logits: Float32Array, targets: Float32Array, regression: Float32Array | undefined, settings: { delta: number; eps: number }) {
     const name = kind === "rank-sort" ? "RankSortLoss" : kind === "ap" ? "APLoss" : "ALRPLoss";
     if (logits.length === 0) throw new RankSortInputError(`${name}: logits is empty (expected at least one element)`);
@@ -66,12 +36,12 @@ class WebGpuHostBackend implements LossBackend {
       throw new RankSortInputError(`${name}: logits has ${logits.length} elements but targets has ${targets.length}; they must match element for element`);
     }
     const n = logits.length;
-    const owned = [this.upload(logits, "logits"), this.upload(targets, "targets")];
-    const grad0 = this.empty(4 * n, "grad0");
+    const owned = [uploadFloats(this.device, logits, "logits"), uploadFloats(this.device, targets, "targets")];
+    const grad0 = dataBuffer(this.device, 4 * n, "grad0");
     const p = regression?.length ?? 0;
-    const grad1 = kind === "rank-sort" ? this.empty(4 * n, "grad1") : kind === "alrp" ? this.empty(4 * p, "rank") : undefined;
-    const order = kind === "alrp" ? this.empty(8 * p, "order") : undefined;
-    const reg = regression ? this.upload(regression, "regression_losses") : undefined;
+    const grad1 = kind === "rank-sort" ? dataBuffer(this.device, 4 * n, "grad1") : kind === "alrp" ? dataBuffer(this.device, 4 * p, "rank") : undefined;
+    const order = kind === "alrp" ? dataBuffer(this.device, 8 * p, "order") : undefined;
+    const reg = regression ? uploadFloats(this.device, regression, "regression_losses") : undefined;
     try {
       const pending = this.kernels.run(
         kind,
@@ -87,7 +57,7 @@ class WebGpuHostBackend implements LossBackend {
       const want = [{ buffer: grad0, bytes: 4 * n }];
       if (grad1) want.push({ buffer: grad1, bytes: kind === "rank-sort" ? 4 * n : 4 * p });
       if (order) want.push({ buffer: order, bytes: 8 * p });
-      const data = await this.read(want);
+      const data = await readBuffers(this.device, want);
       return { status, data };
     } finally {
       for (const b of [...owned, grad0, grad1, order, reg]) b?.destroy();

@@ -29,7 +29,8 @@ export async function download(t: OrtTensor): Promise<HostTensor> {
   return { type: t.type as HostTensor["type"], data: data as HostTensor["data"], dims: [...t.dims] };
 }
 
-function attributes(node: NodeProto): Record<string, number> {
+/** A com.ranksort node's float attributes, defaults filled in from the op's signature. */
+export function nodeAttributes(node: NodeProto): Record<string, number> {
   const sig = OPS[node.opType as OpName];
   const out: Record<string, number> = { ...sig.attributes };
   for (const a of node.attribute) {
@@ -60,7 +61,7 @@ const scaled = (g: Float32Array, k: number) => g.map((v) => v * k);
 export async function runCustomNode(node: NodeProto, values: Map<string, HostTensor>, backend: LossBackend): Promise<void> {
   const op = node.opType as OpName;
   if (!(op in OPS)) throw new RuntimeError(`node "${node.name}": unknown com.ranksort op ${node.opType}`);
-  const attrs = attributes(node);
+  const attrs = nodeAttributes(node);
   const x = float32Input(node, values, 0);
   const t = float32Input(node, values, 1);
   let outputs: HostTensor[];

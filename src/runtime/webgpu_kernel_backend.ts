@@ -10,11 +10,13 @@
 // runs again (a train step reads its losses before the next step, so this holds there).
 
 import { hostGpu, NO_ADAPTER, standaloneDevice, WebGpuUnavailableError } from "../../kernels/webgpu/gpu_host.ts";
-import { type GpuLossOutputs, type LossKind, type PendingRun, USAGE, WebGpuLossKernels } from "../../kernels/webgpu/loss_kernels.ts";
-import { AttributeType, type NodeProto } from "../onnx/proto.ts";
+import { dataBuffer, readBuffers, writeFloats } from "../../kernels/webgpu/buffer_io.ts";
+import { type GpuLossOutputs, type LossKind, type PendingRun, WebGpuLossKernels } from "../../kernels/webgpu/loss_kernels.ts";
+import type { NodeProto } from "../onnx/proto.ts";
 import { OPS, type OpName } from "../ops/domain.ts";
 import { type OrtModule, type OrtTensor, RuntimeError } from "./host_tensor.ts";
 import type { KernelBackend } from "./kernel_backend.ts";
+import { nodeAttributes } from "./loss_kernel_backend.ts";
 
 interface OrtWithWebGpu extends OrtModule {
   env?: { webgpu?: { device?: Promise<GPUDevice> } };
@@ -90,11 +92,10 @@ class WebGpuKernelBackend implements KernelBackend {
   }
 
   private buffer(key: string, bytes: number, device: GPUDevice): GPUBuffer {
-    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
     let b = this.pool.get(key);
-    if (!b || b.size < size) {
+    if (!b || b.size < bytes) {
       b?.destroy();
-      b = device.createBuffer({ size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label: key });
+      b = dataBuffer(device, bytes, key);
       this.pool.set(key, b);
     }
     return b;
@@ -110,11 +111,7 @@ class WebGpuKernelBackend implements KernelBackend {
     const device = sharedDevice ? await o.env!.webgpu!.device! : await standaloneDevice();
     const kernels = await this.kernelsFor(device);
     const sig = OPS[op];
-    const attrs: Record<string, number> = { ...sig.attributes };
-    for (const a of node.attribute) {
-      if (a.type !== AttributeType.FLOAT) throw new RuntimeError(`node "${node.name}": attribute ${a.name} must be a float`);
-      attrs[a.name] = a.f;
-    }
+    const attrs = nodeAttributes(node);
 
     const gpuInput = async (i: number): Promise<{ buffer: GPUBuffer; length: number }> => {
       const t = inputs[i];
@@ -132,9 +129,8 @@ class WebGpuKernelBackend implements KernelBackend {
       }
       webGpuTransfers.hostInputs++;
       const data = (t.location === "gpu-buffer" || t.location === "ml-tensor") && t.getData ? await t.getData() : t.data;
-      const host = data as Float32Array;
       const b = this.buffer(`${node.name}:in${i}`, 4 * length, device);
-      device.queue.writeBuffer(b, 0, host.buffer as ArrayBuffer, host.byteOffset, 4 * length);
+      writeFloats(device, b, (data as Float32Array).subarray(0, length));
       return { buffer: b, length };
     };
 
@@ -203,22 +199,10 @@ class WebGpuKernelBackend implements KernelBackend {
         if (!name) return undefined as unknown as OrtTensor;
         const { buffer, dataType, dims } = shapes[i]!;
         const bytes = (dataType === "int64" ? 8 : 4) * dims.reduce((a, b) => a * b, 1);
-        const data = await readBack(device, buffer, bytes);
+        const [data] = await readBuffers(device, [{ buffer, bytes }]);
         webGpuTransfers.hostOutputs++;
-        return new ort.Tensor(dataType, dataType === "int64" ? new BigInt64Array(data) : new Float32Array(data), dims);
+        return new ort.Tensor(dataType, dataType === "int64" ? new BigInt64Array(data!) : new Float32Array(data!), dims);
       }),
     );
   }
-}
-
-async function readBack(device: GPUDevice, buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
-  const staging = device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 4) * 4), usage: USAGE.MAP_READ | USAGE.COPY_DST });
-  const encoder = device.createCommandEncoder();
-  if (bytes > 0) encoder.copyBufferToBuffer(buffer, 0, staging, 0, Math.ceil(bytes / 4) * 4);
-  device.queue.submit([encoder.finish()]);
-  await staging.mapAsync(1);
-  const data = staging.getMappedRange().slice(0, bytes);
-  staging.unmap();
-  staging.destroy();
-  return data;
 }
