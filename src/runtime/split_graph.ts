@@ -65,18 +65,22 @@ export function splitAtCustomNodes(model: ModelProto): Step[] {
   // custom node's scalar outputs unlock (in a train step, most of the backward) joins the next stage
   // instead of forming its own, which would receive the same activations once more.
   const consumers = new Map<string, number[]>();
-  nodes.forEach((n, i) => n.input.forEach((x) => x && consumers.set(x, [...(consumers.get(x) ?? []), i])));
-  const graphOutputNames = new Set(graph.output.map((o) => o.name));
+  nodes.forEach((n, i) => n.input.forEach((x) => {
+    if (!x) return;
+    const list = consumers.get(x);
+    if (list) list.push(i);
+    else consumers.set(x, [i]);
+  }));
+  const graphOutputs = new Set(graph.output.map((o) => o.name));
   for (let i = nodes.length - 1; i >= 0; i--) {
     const n = nodes[i]!;
-    if (stage[i] === 0 || isCustomNode(n) || n.output.some((o) => graphOutputNames.has(o))) continue;
+    if (stage[i] === 0 || isCustomNode(n) || n.output.some((o) => graphOutputs.has(o))) continue;
     let latest = lastStage;
     for (const o of n.output) for (const c of consumers.get(o) ?? []) latest = Math.min(latest, stage[c]!);
     stage[i] = Math.max(stage[i]!, latest);
   }
   const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
   const graphInputs = new Set(graph.input.map((v) => v.name));
-  const graphOutputs = new Set(graph.output.map((o) => o.name));
   const declared = new Map<string, ValueInfoProto>([...graph.input, ...graph.valueInfo, ...graph.output].map((v) => [v.name, v]));
 
   // Values that are constants or shape arithmetic all the way down (graph-wide, memoised).
