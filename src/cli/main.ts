@@ -41,8 +41,8 @@ const commands: Record<string, Command> = {
   },
   eval: {
     summary: "COCO AP and oLRP of a detector on a COCO-format dataset",
-    usage: async () => (await import("./commands/train.ts")).evalUsage,
-    run: async (argv) => (await import("./commands/train.ts")).evalCommand(argv),
+    usage: async () => (await import("./commands/eval.ts")).evalUsage,
+    run: async (argv) => (await import("./commands/eval.ts")).evalCommand(argv),
   },
   report: {
     summary: "write RUN/report.html (loss curves, AP per epoch, PR curves, images with boxes)",

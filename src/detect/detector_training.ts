@@ -4,25 +4,19 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { prepareImage } from "../data/batch.ts";
-import { type CocoDataset, loadCoco } from "../data/coco.ts";
-import { readImage } from "../data/image.ts";
-import type { Value } from "../onnx/builder.ts";
+import { loadCoco } from "../data/coco.ts";
 import { encodeModel } from "../onnx/model_codec.ts";
 import { readModel } from "../onnx/model_io.ts";
-import type { TensorOps } from "../onnx/tensor_ops.ts";
-import type { HostTensor } from "../runtime/host_tensor.ts";
-import { type ExecutionProvider, RankSortSession } from "../runtime/session.ts";
-import { focalLoss, giouLoss } from "../train/losses.ts";
+import type { ExecutionProvider } from "../runtime/session.ts";
 import { recalibrateBatchNorm } from "../train/precise_batch_norm.ts";
 import { Trainer } from "../train/trainer.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import { mulberry32 } from "../util/random.ts";
-import { AdapterError, adapterNormalisation, type AnchorLayout, checkAdapterFitsModel, anchorLayout, classChannels, decodeDeltaInGraph, decodeForAdapter, decodeInGraph, type DetectorAdapter, flattenLevels } from "./adapter.ts";
-import { assignATSS, assignMaxIoU, classTargets } from "./assigners.ts";
-import { cocoMetrics, type COCOMetrics, type Detection, type GroundTruth, olrp } from "./evaluate.ts";
-import { postprocess } from "./postprocess.ts";
-import { rsDetectionLoss } from "./rs_detection_loss.ts";
+import { AdapterError, anchorLayout, checkAdapterFitsModel, type DetectorAdapter } from "./adapter.ts";
+import { imageBatches, makeBatch, split } from "./detector_batches.ts";
+import { detectionLoss } from "./detector_loss.ts";
+import { type COCOMetrics, type Detection } from "./evaluate.ts";
+import { evaluateDetector } from "./evaluate_detector.ts";
 
 export interface DetectorTrainConfig {
   modelPath: string;
@@ -63,146 +57,6 @@ export interface EpochMetrics extends COCOMetrics {
   oLRP: number;
   trainSeconds: number;
   imagesPerSecond: number;
-}
-
-interface Batch {
-  feeds: Record<string, HostTensor>;
-}
-
-function split(ds: CocoDataset, valFraction: number) {
-  const nVal = Math.max(1, Math.round(ds.samples.length * valFraction));
-  return { train: ds.samples.slice(0, ds.samples.length - nVal), val: ds.samples.slice(ds.samples.length - nVal) };
-}
-
-/** Network inputs and assignment targets for a list of samples. */
-export function makeBatch(samples: CocoDataset["samples"], adapter: DetectorAdapter, layout: AnchorLayout, rand: () => number, flip: boolean): Batch {
-  const S = adapter.imageSize;
-  const C = adapter.numClasses;
-  const N = layout.strides.length;
-  const B = samples.length;
-  const images = new Float32Array(B * 3 * S * S);
-  const targets = new Float32Array(B * N * C);
-  const gtBoxes = new Float32Array(B * N * 4);
-  const points = new Float32Array(B * N * 2);
-  const strides = new Float32Array(B * N);
-  const anchorBoxes = new Float32Array(B * N * 4);
-  samples.forEach((s, b) => {
-    const img = readImage(s.path);
-    const prep = prepareImage(img, s.boxes, S, adapterNormalisation(adapter), flip && rand() < 0.5);
-    images.set(prep.pixels, b * 3 * S * S);
-    const assignment = adapter.assigner === "max-iou" ? assignMaxIoU(layout.anchors, prep.boxes) : assignATSS(layout.anchors, layout.perLevel, prep.boxes);
-    targets.set(classTargets(assignment, s.classes, C), b * N * C);
-    for (let a = 0; a < N; a++) {
-      const g = assignment.gt[a]!;
-      if (g >= 0) gtBoxes.set(prep.boxes.subarray(4 * g, 4 * g + 4), (b * N + a) * 4);
-    }
-    points.set(layout.points, b * N * 2);
-    strides.set(layout.strides, b * N);
-    anchorBoxes.set(layout.anchors, b * N * 4);
-  });
-  const feeds: Record<string, HostTensor> = {
-    images: { type: "float32", data: images, dims: [B, 3, S, S] },
-    class_targets: { type: "float32", data: targets, dims: [B * N, C] },
-    gt_boxes: { type: "float32", data: gtBoxes, dims: [B * N, 4] },
-  };
-  if (adapter.coder === "delta-xywh") feeds.anchor_boxes = { type: "float32", data: anchorBoxes, dims: [B * N, 4] };
-  else {
-    feeds.anchor_points = { type: "float32", data: points, dims: [B * N, 2] };
-    feeds.anchor_strides = { type: "float32", data: strides, dims: [B * N, 1] };
-  }
-  return { feeds };
-}
-
-/** The loss graph on the model's outputs: RS (the official heads' form) or Focal + GIoU. */
-export function detectionLoss(adapter: DetectorAdapter, kind: "rs" | "focal") {
-  return (t: TensorOps, outputs: Record<string, Value>, input: (n: string, d: "float32", s: (number | string)[]) => Value): { loss: Value; report: Record<string, Value> } => {
-    const C = adapter.numClasses;
-    const all = flattenLevels(t, adapter.levels.map((l) => outputs[l.classes]!), classChannels(adapter));
-    // SSD-style outputs: drop the background logit in front of each anchor's class logits.
-    const logits = adapter.backgroundChannel ? t.e.op1("Slice", [all, t.e.ints([1]), t.e.ints([C + 1]), t.e.ints([1])], {}, { dtype: "float32" }) : all;
-    const regression = flattenLevels(t, adapter.levels.map((l) => outputs[l.boxes]!), 4);
-    const targets = input("class_targets", "float32", ["M", C]);
-    const gtBoxes = input("gt_boxes", "float32", ["M", 4]);
-    const boxes =
-      adapter.coder === "delta-xywh"
-        ? decodeDeltaInGraph(t, regression, input("anchor_boxes", "float32", ["M", 4]))
-        : decodeInGraph(t, regression, input("anchor_points", "float32", ["M", 2]), input("anchor_strides", "float32", ["M", 1]));
-    if (kind === "rs") {
-      const l = rsDetectionLoss(t, { logits, boxes, gtBoxes, classTargets: targets });
-      return { loss: l.total, report: { ranking: l.ranking, sorting: l.sorting, box: l.box, lambda: l.lambda } };
-    }
-    const f = (v: number) => t.scalar("float32", v);
-    const positive = t.cast(t.equal(t.reduceMax(targets, [1]), f(1)), "float32");
-    const numPositives = t.max(t.reduceSum(positive), f(1));
-    const cls = focalLoss(t, logits, targets, numPositives);
-    const box = giouLoss(t, boxes, gtBoxes, positive);
-    return { loss: t.add(cls, t.mul(box, f(2))), report: { focal: cls, box } };
-  };
-}
-
-/** Network inputs for up to `maxBatches` batches of `samples` (no augmentation): BatchNorm calibration. */
-function imageBatches(samples: CocoDataset["samples"], adapter: DetectorAdapter, batch: number, maxBatches: number): Record<string, HostTensor>[] {
-  const S = adapter.imageSize;
-  const out: Record<string, HostTensor>[] = [];
-  for (let i = 0; i + batch <= samples.length && out.length < maxBatches; i += batch) {
-    const images = new Float32Array(batch * 3 * S * S);
-    samples.slice(i, i + batch).forEach((s, b) => images.set(prepareImage(readImage(s.path), s.boxes, S, adapterNormalisation(adapter)).pixels, b * 3 * S * S));
-    out.push({ images: { type: "float32", data: images, dims: [batch, 3, S, S] } });
-  }
-  return out;
-}
-
-/** COCO AP and oLRP of `modelBytes` on `samples` (original image coordinates). */
-export async function evaluateDetector(modelBytes: Uint8Array, adapter: DetectorAdapter, samples: CocoDataset["samples"], batch = 8): Promise<{ metrics: ReturnType<typeof cocoMetrics>; oLRP: number; detections: Detection[] }> {
-  const layout = anchorLayout(adapter);
-  const session = await RankSortSession.create(modelBytes, { executionProvider: "cpu" });
-  checkAdapterFitsModel(adapter, session.outputNames.map((name) => ({ name })));
-  const C = adapter.numClasses;
-  const N = layout.strides.length;
-  const detections: Detection[] = [];
-  const gts: GroundTruth[] = [];
-  for (let i = 0; i < samples.length; i += batch) {
-    const chunk = samples.slice(i, i + batch);
-    const S = adapter.imageSize;
-    const images = new Float32Array(chunk.length * 3 * S * S);
-    const scales: number[] = [];
-    chunk.forEach((s, b) => {
-      const prep = prepareImage(readImage(s.path), s.boxes, S, adapterNormalisation(adapter));
-      images.set(prep.pixels, b * 3 * S * S);
-      scales.push(prep.scale);
-      for (let k = 0; k < s.classes.length; k++) gts.push({ image: s.imageId, category: s.classes[k]!, box: Array.from(s.boxes.subarray(4 * k, 4 * k + 4)) as [number, number, number, number] });
-    });
-    const out = await session.run({ images: { type: "float32", data: images, dims: [chunk.length, 3, S, S] } });
-    chunk.forEach((s, b) => {
-      const scores = new Float32Array(N * C);
-      const reg = new Float32Array(N * 4);
-      let offset = 0;
-      adapter.levels.forEach((l) => {
-        const cls = out[l.classes]!;
-        const box = out[l.boxes]!;
-        const [H, W] = [cls.dims[2]!, cls.dims[3]!];
-        const K = classChannels(adapter);
-        const skip = K - C; // a background logit first (SSD)
-        const A = cls.dims[1]! / K; // anchors per location; channel = a·K + c, anchor order (y, x, a)
-        const cd = cls.data as Float32Array;
-        const bd = box.data as Float32Array;
-        for (let p = 0; p < H * W; p++) {
-          for (let a = 0; a < A; a++) {
-            const row = offset + p * A + a;
-            for (let c = 0; c < C; c++) scores[row * C + c] = 1 / (1 + Math.exp(-cd[(b * A * K + a * K + skip + c) * H * W + p]!));
-            for (let k = 0; k < 4; k++) reg[row * 4 + k] = bd[(b * A * 4 + a * 4 + k) * H * W + p]!;
-          }
-        }
-        offset += H * W * A;
-      });
-      const boxes = decodeForAdapter(adapter, reg, layout);
-      for (const d of postprocess(scores, boxes, C)) {
-        const k = 1 / scales[b]!;
-        detections.push({ image: s.imageId, category: d.classIndex, score: d.score, box: [d.box[0] * k, d.box[1] * k, d.box[2] * k, d.box[3] * k] });
-      }
-    });
-  }
-  return { metrics: cocoMetrics(detections, gts), oLRP: olrp(detections, gts).oLRP, detections };
 }
 
 export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetrics[]> {

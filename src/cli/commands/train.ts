@@ -1,10 +1,8 @@
 // `ranksort train` and `ranksort eval`: fine-tune an exported detector on a COCO-format dataset.
 
 import { parseArgs } from "node:util";
-import { loadCoco } from "../../data/coco.ts";
 import { loadAdapter } from "../../detect/adapter.ts";
-import { evaluateDetector, type Progress, trainDetector } from "../../detect/detector_training.ts";
-import { readFileSync } from "node:fs";
+import { type Progress, trainDetector } from "../../detect/detector_training.ts";
 import type { ExecutionProvider } from "../../runtime/session.ts";
 import { UsageError } from "../usage_error.ts";
 
@@ -21,11 +19,7 @@ last 20% of images in RUN/metrics.json. --resume continues from RUN/checkpoint.b
 webgpu = the WGSL kernels on onnxruntime-web's GPU device (tensors never leave the GPU; the default
 with --backend webgpu); cpu / cuda = the native kernels, tensors through host memory.`;
 
-export const evalUsage = `ranksort eval --model m.onnx --preset P --data DIR
-
-COCO AP, AP50, AP75, AP_S/M/L and oLRP of a detector on every image of a COCO-format dataset.`;
-
-function num(name: string, v: string | undefined, min: number, integer = false): number {
+export function num(name: string, v: string | undefined, min: number, integer = false): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} must be ${integer ? "an integer" : "a number"} >= ${min}, got ${v}`);
   return n;
@@ -80,14 +74,5 @@ export async function trainCommand(argv: string[]): Promise<number> {
     console.log(`epoch ${m.epoch}: loss ${(m.loss === null ? "  -  " : m.loss.toFixed(3))}  AP ${m.AP.toFixed(3)}  AP50 ${m.AP50.toFixed(3)}  AP75 ${m.AP75.toFixed(3)}  oLRP ${m.oLRP.toFixed(3)}  ${m.epoch === 0 ? "-" : m.imagesPerSecond.toFixed(1)} img/s`);
   }
   console.log(`run folder: ${values.out} (metrics.json, checkpoint.bin, model.onnx)`);
-  return 0;
-}
-
-export async function evalCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: "string" }, preset: { type: "string" }, data: { type: "string" } } });
-  for (const k of ["model", "preset", "data"] as const) if (!values[k]) throw new UsageError(`--${k} is required\n\n${evalUsage}`);
-  const ds = loadCoco(values.data!);
-  const r = await evaluateDetector(new Uint8Array(readFileSync(values.model!)), loadAdapter(values.preset!), ds.samples);
-  console.log(JSON.stringify({ ...r.metrics, oLRP: r.oLRP, images: ds.samples.length, detections: r.detections.length }));
   return 0;
 }
