@@ -3,30 +3,97 @@
 // shape describes any other model.
 
 import { readFileSync } from "node:fs";
-import type { Value } from "../onnx/builder.ts";
-import type { TensorOps } from "../onnx/tensor_ops.ts";
 import { IMAGENET, type Normalisation } from "../data/batch.ts";
-import { levelAnchors, levelsFor } from "./anchors.ts";
-import { decodeDelta } from "./box_coders.ts";
+import { PRESETS } from "./presets.ts";
+
+export { PRESETS };
+export { anchorLayout, type AnchorLayout, ssdLevelBoxes } from "./anchor_layout.ts";
+export { decodeDeltaInGraph, decodeForAdapter, decodeHost, decodeInGraph, flattenLevels } from "./box_decode.ts";
 
 export interface AdapterLevel {
   stride: number;
-  /** Output with class logits [B, C, H, W]. */
+  /** Class logits [B, A·K, H, W]: a graph output or any internal tensor (the graph is cut there). */
   classes: string;
-  /** Output with box regression [B, 4, H, W]. */
+  /** Box regression [B, A·4, H, W]. */
   boxes: string;
+  /** Centerness logits [B, A, H, W] (torchvision FCOS), trained with BCE to the centerness target. */
+  centerness?: string;
+}
+
+/** The model's image input. Read from the graph; an adapter field overrides. */
+export interface AdapterInput {
+  /** Input name (default: the model's only non-initializer input). */
+  name?: string;
+}
+
+/** Anchor-based box deltas as torchvision's BoxCoder / mmdetection's DeltaXYWHBBoxCoder decode them. */
+export interface DeltaCoderOptions {
+  /**
+   * Deltas are divided by these weights (wx, wy, ww, wh) before decoding: torchvision RetinaNet
+   * (1, 1, 1, 1), torchvision SSD (10, 10, 5, 5); mmdetection's stds (0.1, 0.1, 0.2, 0.2) are weights
+   * (10, 10, 5, 5). Default (10, 10, 5, 5).
+   */
+  weights?: [number, number, number, number];
+  /** dw, dh are clamped to ≤ clamp (default log(1000/16)). */
+  clamp?: number;
+  /** Also clamp dw, dh ≥ −clamp (mmdetection: true, the default; torchvision: false). */
+  symmetricClamp?: boolean;
+}
+
+/** torchvision's AnchorGenerator: base anchors rounded, centred at (x·stride, y·stride). */
+export interface AnchorGeneratorSpec {
+  /** Anchor sizes in pixels per level (one per scale). */
+  sizes: number[][];
+  /** Aspect ratios h/w. */
+  ratios: number[];
+}
+
+/** Where the model's own post-processed detections are (for the drop-in check): output index or name. */
+export interface ModelDetectionOutputs {
+  boxes: number | string;
+  scores: number | string;
+  labels: number | string;
+}
+
+/** Post-processing as the model's own graph does it, so ranksort's evaluation equals it. */
+export interface AdapterPostprocess {
+  scoreThreshold?: number;
+  nmsIoU?: number;
+  maxDetections?: number;
+  /** Candidates kept before NMS, per image, per level (torchvision RetinaNet/FCOS) or per class (SSD). */
+  preNmsTopK?: number;
+  topKPer?: "image" | "level" | "class";
+  /** Clip boxes to the image before NMS (torchvision). */
+  clip?: boolean;
 }
 
 export interface DetectorAdapter {
   name: string;
+  /** Object classes (dataset categories). Read from the head's channels when absent. */
   numClasses: number;
+  /** Square input side in pixels. Read from the model's static input dims when absent. */
   imageSize: number;
+  input?: AdapterInput;
   levels: AdapterLevel[];
   /**
    * "distance-exp": FCOS-style l, t, r, b = exp(min(x, 6))·stride from each location (1 anchor).
-   * "delta-xywh": anchor-based deltas with means 0 and stds [0.1, 0.1, 0.2, 0.2] (RetinaNet/ATSS).
+   * "delta-xywh": anchor-based deltas (`deltaCoder`; default mmdetection's stds 0.1/0.2, RetinaNet/ATSS).
+   * "distance-linear": torchvision FCOS's BoxLinearCoder: l, t, r, b = relu(x)·anchor size from the
+   *   anchor centre.
    */
-  coder: "distance-exp" | "delta-xywh";
+  coder: "distance-exp" | "delta-xywh" | "distance-linear";
+  deltaCoder?: DeltaCoderOptions;
+  /** torchvision AnchorGenerator anchors instead of stride-based ones (torchvision exports). */
+  anchorGenerator?: AnchorGeneratorSpec;
+  /** Scores: sigmoid of the class logits (default), or √(σ(class)·σ(centerness)) (torchvision FCOS). */
+  scoring?: "sigmoid" | "sigmoid-centerness";
+  postprocess?: AdapterPostprocess;
+  /** The model's own post-processed outputs (boxes, scores, labels): checked against ranksort's decode. */
+  modelDetections?: ModelDetectionOutputs;
+  /** Initializers that stay fixed: name globs, "backbone" or "bn" (folded BatchNorm constants). */
+  frozen?: string[];
+  /** Class names in channel order (optional; for class-set checks and reports). */
+  classNames?: string[];
   /** Anchor size in strides (ATSS: 8; RetinaNet: 4 with 3 scales per octave). */
   anchorScale: number;
   /** Anchor shapes per location (default one square anchor). */
@@ -46,15 +113,25 @@ export interface DetectorAdapter {
    */
   ssdDefaultBoxes?: SSDDefaultBoxes;
   /**
-   * Class outputs carry a background logit first for each anchor (SSD, trained with softmax).
-   * ranksort drops it and trains the numClasses foreground logits as independent sigmoids.
+   * Class outputs carry a background channel first for each anchor:
+   * - true: a softmax background logit that ranksort drops, training the numClasses foreground
+   *   logits as independent sigmoids (raw-head SSD exports, decoded by ranksort);
+   * - "unused": torchvision's label 0 under sigmoid scoring (RetinaNet, FCOS): never a target, so
+   *   ranksort trains it as a negative everywhere and the model's own outputs stay clean;
+   * - "softmax": the model scores with a softmax over background + classes (torchvision SSD): RS is
+   *   trained on the foreground log-softmax, which ranks exactly as the model's own scores.
    */
-  backgroundChannel?: boolean;
+  backgroundChannel?: boolean | "unused" | "softmax";
+  /**
+   * Side of the image the heads see when the graph resizes its input inside (torchvision transforms
+   * resize to min_size). Default: the input size.
+   */
+  networkSize?: number;
 }
 
 export interface SSDDefaultBoxes {
-  /** Feature map side per level (square maps). */
-  featureSizes: number[];
+  /** Feature map side per level (square maps); measured from the heads when absent. */
+  featureSizes?: number[];
   /** Box scale per level as a fraction of the image, plus one more (levels + 1 values). */
   scales: number[];
   /** Extra aspect ratios per location (each adds a w:h = r and an h:w = r box). */
@@ -104,196 +181,39 @@ export function checkAdapterFitsModel(adapter: DetectorAdapter, outputs: readonl
   });
 }
 
-export const DELTA_CODER = { kind: "delta-xywh" as const, means: [0, 0, 0, 0] as [number, number, number, number], stds: [0.1, 0.1, 0.2, 0.2] as [number, number, number, number] };
-
-/** Levels of an export that emits class outputs out0…out(L−1), then box outputs outL…out(2L−1). */
-function headOutputs(strides: number[]): AdapterLevel[] {
-  return strides.map((stride, i) => ({ stride, classes: `out${i}`, boxes: `out${i + strides.length}` }));
-}
-
-export const PRESETS: Record<string, DetectorAdapter> = {
-  "tiny-fcos": {
-    name: "tiny-fcos",
-    numClasses: 3,
-    imageSize: 128,
-    levels: headOutputs([8, 16, 32]),
-    coder: "distance-exp",
-    anchorScale: 8,
-  },
-  // torchvision's FCOS / RetinaNet (ResNet-18-FPN, P3–P7) as models/export_torchvision.py exports
-  // them, 3 classes (the synthetic data); an adapter JSON of the same shape sets other class counts.
-  // Decoding is ranksort's (exp distances / 0.1-0.2 deltas), a choice when fine-tuning from scratch.
-  "torchvision-fcos": {
-    name: "torchvision-fcos",
-    numClasses: 3,
-    imageSize: 128,
-    levels: headOutputs([8, 16, 32, 64, 128]),
-    coder: "distance-exp",
-    anchorScale: 8,
-  },
-  "torchvision-retinanet": {
-    name: "torchvision-retinanet",
-    numClasses: 3,
-    imageSize: 128,
-    levels: headOutputs([8, 16, 32, 64, 128]),
-    coder: "delta-xywh",
-    anchorScale: 4,
-    scalesPerOctave: 3,
-    ratios: [0.5, 1, 2],
-    assigner: "max-iou",
-  },
-  "tiny-retinanet": {
-    name: "tiny-retinanet",
-    numClasses: 3,
-    imageSize: 128,
-    levels: headOutputs([8, 16, 32]),
-    coder: "delta-xywh",
-    anchorScale: 4,
-    scalesPerOctave: 3,
-    ratios: [0.5, 1, 2],
-    assigner: "max-iou",
-  },
-  // torchvision's ssdlite320_mobilenet_v3_large at a 128² input (six maps: 8, 4, 2, 1, 1, 1), its
-  // default boxes and [-1, 1] inputs; the softmax background logit is dropped for RS's sigmoids.
-  "torchvision-ssdlite": {
-    name: "torchvision-ssdlite",
-    numClasses: 3,
-    imageSize: 128,
-    levels: headOutputs([0, 0, 0, 0, 0, 0]), // strides come from ssdDefaultBoxes
-    coder: "delta-xywh",
-    anchorScale: 0,
-    ssdDefaultBoxes: { featureSizes: [8, 4, 2, 1, 1, 1], scales: [0.2, 0.35, 0.5, 0.65, 0.8, 0.95, 1.0], aspectRatios: [2, 3] },
-    backgroundChannel: true,
-    assigner: "max-iou",
-    normalisation: { mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5] },
-  },
-};
-
+/** Reads a preset name or an adapter JSON file, checking its fields. */
 export function loadAdapter(nameOrPath: string): DetectorAdapter {
   const preset = PRESETS[nameOrPath];
   if (preset) return preset;
+  let text: string;
   try {
-    return JSON.parse(readFileSync(nameOrPath, "utf8")) as DetectorAdapter;
+    text = readFileSync(nameOrPath, "utf8");
   } catch (e) {
     throw new AdapterError(`unknown preset "${nameOrPath}" (presets: ${Object.keys(PRESETS).join(", ")}) and not a readable adapter JSON: ${(e as Error).message}`);
   }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new AdapterError(`${nameOrPath}: not valid JSON (${(e as Error).message})`);
+  }
+  return checkAdapterFields(json, nameOrPath);
 }
 
-/** Per-anchor layout for one image: centres, strides, ATSS anchor boxes, count per level. */
-export interface AnchorLayout {
-  points: Float32Array; // [N, 2]
-  strides: Float32Array; // [N]
-  anchors: Float32Array; // [N, 4]
-  perLevel: number[];
-}
-
-export function anchorLayout(adapter: DetectorAdapter): AnchorLayout {
-  const ssd = adapter.ssdDefaultBoxes;
-  if (ssd && (ssd.featureSizes.length !== adapter.levels.length || ssd.scales.length !== adapter.levels.length + 1)) {
-    throw new AdapterError(`adapter "${adapter.name}": ssdDefaultBoxes needs one feature size per level (${adapter.levels.length}) and levels + 1 scales; got ${ssd.featureSizes.length} and ${ssd.scales.length}`);
-  }
-  const levels = ssd
-    ? ssd.featureSizes.map((f) => ({ stride: adapter.imageSize / f, height: f, width: f }))
-    : levelsFor(adapter.imageSize, adapter.imageSize, adapter.levels.map((l) => l.stride));
-  const anchors = ssd
-    ? ssd.featureSizes.map((_, k) => ssdLevelBoxes(ssd, k, adapter.imageSize))
-    : levels.map((l) => levelAnchors(l, { octaveBaseScale: adapter.anchorScale, scalesPerOctave: adapter.scalesPerOctave ?? 1, ratios: adapter.ratios ?? [1] }));
-  const all = new Float32Array(anchors.reduce((a, b) => a + b.length, 0));
-  let k = 0;
-  for (const a of anchors) {
-    all.set(a, k);
-    k += a.length;
-  }
-  const N = all.length / 4;
-  const points = new Float32Array(2 * N);
-  const strides = new Float32Array(N);
-  let i = 0;
-  levels.forEach((l, li) => {
-    for (let j = 0; j < anchors[li]!.length / 4; j++, i++) {
-      points[2 * i] = (all[4 * i]! + all[4 * i + 2]!) / 2;
-      points[2 * i + 1] = (all[4 * i + 1]! + all[4 * i + 3]!) / 2;
-      strides[i] = l.stride;
-    }
+/** Field checks for an adapter read from JSON: one message naming the field and what was expected. */
+export function checkAdapterFields(json: unknown, label: string): DetectorAdapter {
+  const a = json as Partial<DetectorAdapter>;
+  const bad = (field: string, want: string) => new AdapterError(`${label}: "${field}" must be ${want}; got ${JSON.stringify((a as Record<string, unknown>)[field.split(/[.[]/)[0]!])}`);
+  if (!a || typeof a !== "object" || Array.isArray(a)) throw new AdapterError(`${label}: an adapter is a JSON object (see \`ranksort inspect MODEL --out adapter.json\`)`);
+  if (typeof a.name !== "string") a.name = label;
+  if (!Array.isArray(a.levels) || !a.levels.length) throw bad("levels", "a non-empty array of {stride, classes, boxes}");
+  a.levels.forEach((l, i) => {
+    if (!l || typeof l.classes !== "string" || typeof l.boxes !== "string" || typeof l.stride !== "number") throw bad(`levels[${i}]`, "{stride: number, classes: tensor name, boxes: tensor name}");
   });
-  return { points, strides, anchors: all, perLevel: anchors.map((a) => a.length / 4) };
-}
-
-/** SSD default boxes [x1, y1, x2, y2] of level k in pixels, in the head's (y, x, box) order. */
-export function ssdLevelBoxes(spec: SSDDefaultBoxes, k: number, imageSize: number): Float32Array {
-  const f = spec.featureSizes[k]!;
-  const s = spec.scales[k]!;
-  const clip = (v: number) => Math.min(Math.max(v, 0), 1); // torchvision clips w, h to the image
-  const sizes: [number, number][] = [[s, s], [Math.sqrt(s * spec.scales[k + 1]!), Math.sqrt(s * spec.scales[k + 1]!)]];
-  for (const r of spec.aspectRatios) {
-    sizes.push([s * Math.sqrt(r), s / Math.sqrt(r)], [s / Math.sqrt(r), s * Math.sqrt(r)]);
-  }
-  const out = new Float32Array(f * f * sizes.length * 4);
-  let i = 0;
-  for (let y = 0; y < f; y++) {
-    for (let x = 0; x < f; x++) {
-      const [cx, cy] = [(x + 0.5) / f, (y + 0.5) / f];
-      for (const [w, h] of sizes) {
-        out[i++] = (cx - clip(w) / 2) * imageSize;
-        out[i++] = (cy - clip(h) / 2) * imageSize;
-        out[i++] = (cx + clip(w) / 2) * imageSize;
-        out[i++] = (cy + clip(h) / 2) * imageSize;
-      }
-    }
-  }
-  return out;
-}
-
-/** Flatten level outputs [B, K, H, W] to [B·N, K] in anchor order (level, y, x). */
-export function flattenLevels(t: TensorOps, outputs: Value[], channels: number): Value {
-  const parts = outputs.map((o) => t.reshape(t.e.op1("Transpose", [o], { perm: [0, 2, 3, 1] }, { dtype: "float32" }), [0, -1, channels]));
-  return t.reshape(t.concat(parts, 1), [-1, channels]);
-}
-
-/** In-graph decode: points [M, 2] and strides [M, 1] with raw regression [M, 4] → boxes [M, 4]. */
-export function decodeInGraph(t: TensorOps, regression: Value, points: Value, strides: Value): Value {
-  const d = t.mul(t.e.op1("Exp", [t.min(regression, t.scalar("float32", 6))], {}, { dtype: "float32" }), strides);
-  const sign = t.e.constant("float32", [-1, -1, 1, 1], [1, 4]);
-  const xyxy = t.concat([points, points], 1);
-  return t.add(xyxy, t.mul(d, sign));
-}
-
-/** In-graph delta-xywh decode against anchors [M, 4] (stds 0.1/0.2, dw/dh clamped as mmdetection). */
-export function decodeDeltaInGraph(t: TensorOps, regression: Value, anchors: Value): Value {
-  const col = (v: Value, i: number) => t.e.op1("Slice", [v, t.e.ints([i]), t.e.ints([i + 1]), t.e.ints([1])], {}, { dtype: "float32" });
-  const f = (v: number) => t.scalar("float32", v);
-  const clampRatio = Math.abs(Math.log(16 / 1000));
-  const [ax1, ay1, ax2, ay2] = [0, 1, 2, 3].map((i) => col(anchors, i));
-  const pw = t.sub(ax2!, ax1!);
-  const ph = t.sub(ay2!, ay1!);
-  const px = t.add(ax1!, t.mul(pw, f(0.5)));
-  const py = t.add(ay1!, t.mul(ph, f(0.5)));
-  const [dx, dy, dw, dh] = [0, 1, 2, 3].map((i) => t.mul(col(regression, i), f(DELTA_CODER.stds[i]!)));
-  const gw = t.mul(pw, t.e.op1("Exp", [t.clip(dw!, f(-clampRatio), f(clampRatio))], {}, { dtype: "float32" }));
-  const gh = t.mul(ph, t.e.op1("Exp", [t.clip(dh!, f(-clampRatio), f(clampRatio))], {}, { dtype: "float32" }));
-  const gx = t.add(px, t.mul(pw, dx!));
-  const gy = t.add(py, t.mul(ph, dy!));
-  const hw = t.mul(gw, f(0.5));
-  const hh = t.mul(gh, f(0.5));
-  return t.concat([t.sub(gx, hw), t.sub(gy, hh), t.add(gx, hw), t.add(gy, hh)], 1);
-}
-
-/** Host decode of one image's raw regression (same formulas as in the graph). */
-export function decodeForAdapter(adapter: DetectorAdapter, regression: Float32Array, layout: AnchorLayout): Float32Array {
-  return adapter.coder === "delta-xywh" ? decodeDelta(DELTA_CODER, layout.anchors, regression) : decodeHost(regression, layout);
-}
-
-/** Host decode of one image's raw regression (distance-exp). */
-export function decodeHost(regression: Float32Array, layout: AnchorLayout): Float32Array {
-  const N = layout.strides.length;
-  const out = new Float32Array(4 * N);
-  for (let i = 0; i < N; i++) {
-    const s = layout.strides[i]!;
-    const [px, py] = [layout.points[2 * i]!, layout.points[2 * i + 1]!];
-    const d = (k: number) => Math.exp(Math.min(regression[4 * i + k]!, 6)) * s;
-    out[4 * i] = px - d(0);
-    out[4 * i + 1] = py - d(1);
-    out[4 * i + 2] = px + d(2);
-    out[4 * i + 3] = py + d(3);
-  }
-  return out;
+  if (!["distance-exp", "delta-xywh", "distance-linear"].includes(a.coder as string)) throw bad("coder", '"distance-exp", "delta-xywh" or "distance-linear"');
+  if (a.numClasses !== undefined && (!Number.isInteger(a.numClasses) || a.numClasses < 1)) throw bad("numClasses", "a positive integer");
+  if (a.imageSize !== undefined && (!Number.isInteger(a.imageSize) || a.imageSize < 1)) throw bad("imageSize", "a positive integer");
+  if (a.frozen !== undefined && (!Array.isArray(a.frozen) || a.frozen.some((f) => typeof f !== "string"))) throw bad("frozen", 'an array of name globs, "backbone" or "bn"');
+  if (a.anchorScale === undefined) a.anchorScale = 8;
+  return a as DetectorAdapter;
 }

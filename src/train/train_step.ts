@@ -38,6 +38,11 @@ export interface TrainStepSpec {
    * sharing (one initializer consumed by several nodes) is always kept.
    */
   untieExportTies?: boolean;
+  /**
+   * The model the trained weights go back into on export (default: `model`). A train step cut from a
+   * larger graph (head tensors inside a model with post-processing) exports into the whole model.
+   */
+  inferenceModel?: ModelProto;
 }
 
 export interface TrainStepGraph {
@@ -219,7 +224,7 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   mg.output = mg.output.filter((v) => v.name === lossName || Object.values(next).includes(v.name) || Object.values(report).includes(v.name));
   mg.node.push(...e.nodes);
   importOpsets(m, e);
-  return { model: m, parameters: trainable.map((p) => p.name), buffers: Object.keys(buffers), state, dataInputs, next, loss: lossName, report, initial, inferenceModel: base };
+  return { model: m, parameters: trainable.map((p) => p.name), buffers: Object.keys(buffers), state, dataInputs, next, loss: lossName, report, initial, inferenceModel: spec.inferenceModel ?? base };
 }
 
 function tryReserve(names: NameAllocator, name: string): void {

@@ -7,8 +7,8 @@ import { join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { loadCoco } from "../../src/data/coco.ts";
-import { anchorLayout, loadAdapter } from "../../src/detect/adapter.ts";
-import { makeBatch } from "../../src/detect/detector_batches.ts";
+import { loadAdapter } from "../../src/detect/adapter.ts";
+import { makeBatch, planForRawHeads } from "../../src/detect/detector_batches.ts";
 import { detectionLoss } from "../../src/detect/detector_loss.ts";
 import { readModel } from "../../src/onnx/model_io.ts";
 import { webGpuTransfers } from "../../src/runtime/webgpu_kernel_backend.ts";
@@ -20,15 +20,15 @@ const [dataDir, stepsArg = "3"] = process.argv.slice(2);
 if (!dataDir) throw new Error("usage: webgpu_train_check <coco-dir> [steps]");
 const root = resolve(fileURLToPath(import.meta.url), "..", "..", "..");
 const adapter = loadAdapter("tiny-fcos");
-const layout = anchorLayout(adapter);
+const plan = planForRawHeads(adapter);
 const samples = loadCoco(dataDir).samples;
 const steps = Number(stepsArg);
 const rand = mulberry32(5);
-const batches = Array.from({ length: steps }, (_, s) => makeBatch(samples.slice(4 * s, 4 * s + 4), adapter, layout, rand, false).feeds);
+const batches = Array.from({ length: steps }, (_, s) => makeBatch(samples.slice(4 * s, 4 * s + 4), plan, rand, false).feeds);
 
 async function losses(executionProvider: ExecutionProvider, lossKernels: string) {
   const trainer = await Trainer.create(
-    { model: readModel(join(root, "models", "tiny_fcos_128.onnx")), optimizer: { kind: "sgd", momentum: 0.9 }, clipGradNorm: 10, loss: detectionLoss(adapter, "rs") },
+    { model: readModel(join(root, "models", "tiny_fcos_128.onnx")), optimizer: { kind: "sgd", momentum: 0.9 }, clipGradNorm: 10, loss: detectionLoss(plan, "rs") },
     { executionProvider, lossKernels },
   );
   const out: { loss: number; report: Record<string, number> }[] = [];

@@ -7,6 +7,7 @@ import type { ExecutionProvider } from "../../runtime/session.ts";
 import { UsageError } from "../usage_error.ts";
 
 export const trainUsage = `ranksort train --model m.onnx --preset P --data DIR --out RUN [--epochs 12] [--batch 8] [--lr 0.01]
+               [--freeze PATTERN[,PATTERN]]
                [--optimizer sgd|adamw] [--loss rs|focal] [--backend cpu|wasm|webgpu|cuda]
                [--loss-kernels body|webgpu|cpu|cuda] [--resume]
 
@@ -17,7 +18,11 @@ last 20% of images in RUN/metrics.json. --resume continues from RUN/checkpoint.b
 --backend picks onnxruntime's execution provider for the detector's forward, backward and optimizer.
 --loss-kernels picks where the RS/AP/aLRP ops run: body = their ONNX function bodies on that EP;
 webgpu = the WGSL kernels on onnxruntime-web's GPU device (tensors never leave the GPU; the default
-with --backend webgpu); cpu / cuda = the native kernels, tensors through host memory.`;
+with --backend webgpu); cpu / cuda = the native kernels, tensors through host memory.
+--freeze keeps initializers fixed: name globs (backbone.body.*), "backbone", or "bn" (BatchNorm and
+the constants an eval export folded FrozenBN into). --batch defaults to 8, or the model's static batch.
+The model may be an ordinary export with post-processing: the adapter names its head tensors (see
+\`ranksort inspect MODEL\`); model.onnx is then the same file with trained weights, checked as a drop-in.`;
 
 export function num(name: string, v: string | undefined, min: number, integer = false): number {
   const n = Number(v);
@@ -38,9 +43,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
     args: argv,
     options: {
       model: { type: "string" }, preset: { type: "string" }, data: { type: "string" }, out: { type: "string" },
-      epochs: { type: "string", default: "12" }, batch: { type: "string", default: "8" }, lr: { type: "string", default: "0.01" },
+      epochs: { type: "string", default: "12" }, batch: { type: "string" }, lr: { type: "string", default: "0.01" },
       optimizer: { type: "string", default: "sgd" }, loss: { type: "string", default: "rs" }, backend: { type: "string", default: "cpu" },
       "loss-kernels": { type: "string" },
+      freeze: { type: "string" },
       resume: { type: "boolean", default: false },
     },
   });
@@ -57,13 +63,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
     dataDir: values.data!,
     outDir: values.out!,
     epochs: num("epochs", values.epochs, 1, true),
-    batch: num("batch", values.batch, 1, true),
+    batch: values.batch === undefined ? undefined : num("batch", values.batch, 1, true),
+    freeze: values.freeze?.split(",").map((p) => p.trim()).filter((p) => p),
     lr: num("lr", values.lr, 0),
     optimizer: values.optimizer,
     loss: values.loss,
     backend: values.backend as ExecutionProvider,
     lossKernels: values["loss-kernels"] ?? (values.backend === "webgpu" ? "webgpu" : "body"),
     resume: values.resume,
+    onDropIn: (c) => console.log(`drop-in check: ${c.ok ? "passed" : "FAILED"} — ${c.summary}`),
     onProgress: (p) => {
       if (tty) process.stderr.write(`\r${progressLine(p)}`);
       else if (p.step === p.steps) process.stderr.write(`${progressLine(p)}\n`);

@@ -1,0 +1,135 @@
+// The drop-in check: the exported model's own post-processed outputs against ranksort's decode and
+// NMS of its head tensors, on the same images. A trained file whose own outputs differ from what
+// ranksort evaluated is a silently broken drop-in — the worst outcome — so a disagreement fails.
+
+import { prepareImage } from "../data/batch.ts";
+import type { RGBImage } from "../data/image.ts";
+import { decodeModel } from "../onnx/model_codec.ts";
+import type { HostTensor } from "../runtime/host_tensor.ts";
+import { RankSortSession } from "../runtime/session.ts";
+import { AdapterError, adapterNormalisation, type DetectorAdapter } from "./adapter.ts";
+import { iou } from "./boxes.ts";
+import { bindDetector } from "./detector_binding.ts";
+import { DetectorRunner, type ImageDetection } from "./run_detector.ts";
+
+export class DropInError extends Error {
+  override name = "DropInError";
+}
+
+export interface DropInCheck {
+  ok: boolean;
+  summary: string;
+  images: number;
+  /** Detections above the compared score floor: the model's own, and ranksort's. */
+  modelDetections: number;
+  ranksortDetections: number;
+  matched: number;
+  /** matched / max(model, ranksort) (1 when neither has any). */
+  agreement: number;
+  /** Over matched pairs. */
+  meanIoU: number;
+  maxScoreDifference: number;
+  /** The model's own detections of its background label (never a class). */
+  backgroundDetections: number;
+  scoreFloor: number;
+}
+
+const MIN_AGREEMENT = 0.9;
+
+/** The model's own detections per image (boxes, scores, labels outputs), in the image's pixels. */
+async function ownDetections(model: Uint8Array, adapter: DetectorAdapter, images: readonly RGBImage[]): Promise<{ detections: ImageDetection[][]; background: number }> {
+  const proto = decodeModel(model);
+  const bound = await bindDetector(proto, adapter);
+  const outs = adapter.modelDetections!;
+  const names = proto.graph!.output.map((o) => o.name);
+  const pick = (ref: number | string) => {
+    const name = typeof ref === "number" ? names[ref] : ref;
+    if (name === undefined || !names.includes(name)) throw new AdapterError(`adapter "${adapter.name}": modelDetections names output ${JSON.stringify(ref)}, but the model's outputs are ${names.join(", ")}`);
+    return name;
+  };
+  const [boxesName, scoresName, labelsName] = [pick(outs.boxes), pick(outs.scores), pick(outs.labels)];
+  const session = await RankSortSession.create(proto, { executionProvider: "cpu" });
+  const S = bound.input.size;
+  const offset = adapter.backgroundChannel ? 1 : 0;
+  let background = 0;
+  const detections: ImageDetection[][] = [];
+  for (const img of images) {
+    const prep = prepareImage(img, new Float32Array(0), S, adapterNormalisation(adapter));
+    const feed: HostTensor = { type: "float32", data: prep.pixels, dims: bound.input.layout === "CHW" ? [3, S, S] : [1, 3, S, S] };
+    const out = await session.run({ [bound.input.name]: feed });
+    const boxes = out[boxesName]!.data as Float32Array;
+    const scores = out[scoresName]!.data as Float32Array;
+    const labels = Array.from(out[labelsName]!.data as ArrayLike<number | bigint>, Number);
+    const k = 1 / prep.scale;
+    const found: ImageDetection[] = [];
+    labels.forEach((label, i) => {
+      if (label < offset) {
+        background++;
+        return;
+      }
+      found.push({ classIndex: label - offset, score: scores[i]!, box: [boxes[4 * i]! * k, boxes[4 * i + 1]! * k, boxes[4 * i + 2]! * k, boxes[4 * i + 3]! * k] });
+    });
+    detections.push(found);
+  }
+  return { detections, background };
+}
+
+/** Greedy matching per image: same class, IoU ≥ 0.9, score within 1e-3 (relative 1%). */
+function matchDetections(a: ImageDetection[], b: ImageDetection[]): { matched: number; ious: number[]; scoreDiffs: number[] } {
+  const used = new Set<number>();
+  const ious: number[] = [];
+  const scoreDiffs: number[] = [];
+  for (const d of [...a].sort((x, y) => y.score - x.score)) {
+    let best = -1;
+    let bestIoU = 0.9;
+    b.forEach((e, j) => {
+      if (used.has(j) || e.classIndex !== d.classIndex || Math.abs(e.score - d.score) > Math.max(1e-3, 0.01 * d.score)) return;
+      const v = iou(Float32Array.from(d.box), 0, Float32Array.from(e.box), 0);
+      if (v >= bestIoU) [best, bestIoU] = [j, v];
+    });
+    if (best < 0) continue;
+    used.add(best);
+    ious.push(bestIoU);
+    scoreDiffs.push(Math.abs(b[best]!.score - d.score));
+  }
+  return { matched: ious.length, ious, scoreDiffs };
+}
+
+export async function checkDropIn(model: Uint8Array, adapter: DetectorAdapter, images: readonly RGBImage[]): Promise<DropInCheck> {
+  const own = await ownDetections(model, adapter, images);
+  const ours = await (await DetectorRunner.create(model, adapter)).detect(images);
+  // Detections right at the threshold or the top-k cut can flip on float rounding; compare above it.
+  const floor = (adapter.postprocess?.scoreThreshold ?? 0) + 0.01;
+  let [nModel, nOurs, matched] = [0, 0, 0];
+  const ious: number[] = [];
+  const diffs: number[] = [];
+  images.forEach((_, i) => {
+    const a = own.detections[i]!.filter((d) => d.score >= floor);
+    const b = ours[i]!.filter((d) => d.score >= floor - 0.005);
+    const m = matchDetections(a, b);
+    nModel += a.length;
+    nOurs += b.filter((d) => d.score >= floor).length;
+    matched += m.matched;
+    ious.push(...m.ious);
+    diffs.push(...m.scoreDiffs);
+  });
+  const denominator = Math.max(nModel, nOurs);
+  const agreement = denominator ? matched / denominator : 1;
+  const ok = agreement >= MIN_AGREEMENT && own.background <= 0.05 * Math.max(nModel, 1);
+  const summary = denominator
+    ? `${matched} of ${denominator} detections above score ${floor.toFixed(3)} agree on ${images.length} images (${(100 * agreement).toFixed(1)}%; needs ${100 * MIN_AGREEMENT}%)${own.background ? `, ${own.background} detections of the background label` : ""}`
+    : `no detections above score ${floor.toFixed(3)} on ${images.length} images from either side: nothing to compare`;
+  return {
+    ok,
+    summary,
+    images: images.length,
+    modelDetections: nModel,
+    ranksortDetections: nOurs,
+    matched,
+    agreement,
+    meanIoU: ious.length ? ious.reduce((x, y) => x + y, 0) / ious.length : 1,
+    maxScoreDifference: diffs.length ? Math.max(...diffs) : 0,
+    backgroundDetections: own.background,
+    scoreFloor: floor,
+  };
+}
