@@ -37,6 +37,11 @@ const commands: Record<string, Command> = {
     usage: async () => (await import("./commands/vjp.ts")).vjpUsage,
     run: async (argv) => (await import("./commands/vjp.ts")).vjpCommand(argv),
   },
+  inspect: {
+    summary: "what an exported detector is (input, head tensors, post-processing) and a draft adapter",
+    usage: async () => (await import("./commands/inspect.ts")).inspectUsage,
+    run: async (argv) => (await import("./commands/inspect.ts")).inspectCommand(argv),
+  },
   train: {
     summary: "fine-tune an exported detector with RS loss on a COCO-format dataset",
     usage: async () => (await import("./commands/train.ts")).trainUsage,

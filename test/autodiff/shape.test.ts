@@ -17,6 +17,11 @@ const cases: Case[] = [
   ["Split, one output unused", (g, v) => [g.op("Split", [v.a!, g.ints([1, 3])], { axis: 1 }, { outputs: 2 })[1]!], [x([2, 4])]],
   ["Slice with steps and negatives", (g, v) => [g.op1("Slice", [v.a!, g.ints([-1, 0]), g.ints([-5, 4]), g.ints([1, 2]), g.ints([-2, 2])])], [x([2, 6, 4])]],
   ["Gather with repeats", (g, v) => [g.op1("Gather", [v.a!, g.ints([2, 0, 2, 1])], { axis: 1 })], [x([2, 3, 2])]],
+  ["Pad constant (ceil_mode-style one-sided)", (g, v) => [g.op1("Pad", [v.a!, g.ints([0, 0, 0, 1, 0, 0, 1, 2])], { mode: "constant" })], [x([2, 3, 4, 2])]],
+  ["Pad constant with value, negative pads crop", (g, v) => [g.op1("Pad", [v.a!, g.ints([1, -1, 2, 0]), g.scalar("float64", 0.5)])], [x([3, 4])]],
+  ["Pad reflect", (g, v) => [g.op1("Pad", [v.a!, g.ints([0, 0, 2, 1, 0, 0, 1, 2])], { mode: "reflect" })], [x([1, 2, 4, 4])]],
+  ["Pad edge", (g, v) => [g.op1("Pad", [v.a!, g.ints([0, 3, 0, 2])], { mode: "edge" })], [x([3, 3])]],
+  ["Pad with axes (opset 18)", (g, v) => [g.op1("Pad", [v.a!, g.ints([1, 2]), g.scalar("float64", 0), g.ints([1])], { mode: "constant" })], [x([2, 3])], { opset: 18 }],
   ["Expand", (g, v) => [g.op1("Expand", [v.a!, g.ints([2, 3, 4])])], [x([3, 1])]],
   ["shared input used twice", (g, v) => [g.op1("Mul", [g.op1("Sigmoid", [v.a!]), g.op1("Tanh", [v.a!])])], [x([5])]],
 ];

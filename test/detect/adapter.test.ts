@@ -6,9 +6,10 @@ import { IMAGENET } from "../../src/data/batch.ts";
 import { AdapterError, adapterNormalisation, anchorLayout, checkAdapterFitsModel, loadAdapter, PRESETS } from "../../src/detect/adapter.ts";
 
 describe("detector adapters", () => {
-  test("presets default to ImageNet normalisation; SSDlite takes [-1, 1] inputs", () => {
+  test("presets default to ImageNet normalisation; SSDlite takes [-1, 1] inputs; full torchvision exports 0…1", () => {
     for (const p of Object.values(PRESETS)) {
-      expect(adapterNormalisation(p)).toEqual(p.name === "torchvision-ssdlite" ? { mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5] } : IMAGENET);
+      const want: typeof IMAGENET = p.name === "torchvision-ssdlite" ? { mean: [127.5, 127.5, 127.5] as [number, number, number], std: [127.5, 127.5, 127.5] as [number, number, number] } : p.modelDetections ? { mean: [0, 0, 0] as [number, number, number], std: [255, 255, 255] as [number, number, number] } : IMAGENET;
+      expect(adapterNormalisation(p)).toEqual(want);
     }
   });
 

@@ -58,6 +58,20 @@ export const shapeRules: Record<string, GradRule> = {
     const sliced = ctx.e.op1("Slice", [flatIndices(ctx.t, x), ...ctx.node.input.slice(1)], {}, { dtype: "int64" });
     return [scatterBack(ctx, x, sliced, g!, false)];
   },
+  // Pad (constant, reflect, edge; negative pads crop): pad x's flat indices the same way, with −1
+  // where a constant is written; each output element then names the input element it copies, and
+  // the gradient adds back into it (reflect and edge copy some elements several times).
+  Pad: (ctx, [g]) => {
+    const t = ctx.t;
+    const x = ctx.input(0);
+    const inputs = [flatIndices(t, x), ctx.node.input[1]!, t.e.constant("int64", [-1], [], "pad_index_fill"), ...ctx.node.input.slice(3)];
+    const mode = ctx.string("mode", "constant");
+    const picked = ctx.e.op1("Pad", inputs, { mode }, { dtype: "int64" });
+    const valid = t.greaterOrEqual(picked, t.e.constant("int64", [0], [], "zero_index"));
+    const index = t.where(valid, picked, t.e.constant("int64", [0], [], "zero_index"));
+    const gv = t.where(valid, g!, t.scalar(g!.dtype ?? "float32", 0));
+    return [scatterBack(ctx, x, index, gv, true), undefined, undefined, undefined];
+  },
   Gather: (ctx, [g]) => {
     const x = ctx.input(0);
     const picked = ctx.e.op1("Gather", [flatIndices(ctx.t, x), ctx.node.input[1]!], { axis: ctx.int("axis", 0) }, { dtype: "int64" });
