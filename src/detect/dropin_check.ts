@@ -24,7 +24,7 @@ export interface DropInCheck {
   modelDetections: number;
   ranksortDetections: number;
   matched: number;
-  /** matched / max(model, ranksort) (1 when neither has any). */
+  /** Agreeing ranks (per image and class, in score order) / ranks compared (1 when neither has any). */
   agreement: number;
   /** Over matched pairs. */
   meanIoU: number;
@@ -74,25 +74,39 @@ async function ownDetections(model: Uint8Array, adapter: DetectorAdapter, images
   return { detections, background };
 }
 
-/** Greedy matching per image: same class, IoU ≥ 0.9, score within 1e-3 (relative 1%). */
-function matchDetections(a: ImageDetection[], b: ImageDetection[]): { matched: number; ious: number[]; scoreDiffs: number[] } {
-  const used = new Set<number>();
+/**
+ * Agreement of two detection lists of one image, robust to exact score ties (letterbox padding gives
+ * many anchors identical scores, and which of them survive top-k and NMS is order-dependent): per
+ * class, the sorted score sequences must agree, and every detection whose score is unique in its
+ * class must have a twin — same class, IoU ≥ 0.9, score within 1e-3 (relative 1%).
+ */
+function compareImage(a: ImageDetection[], b: ImageDetection[]): { compared: number; agreeing: number; ious: number[]; scoreDiffs: number[] } {
+  let [compared, agreeing] = [0, 0];
   const ious: number[] = [];
   const scoreDiffs: number[] = [];
-  for (const d of [...a].sort((x, y) => y.score - x.score)) {
-    let best = -1;
-    let bestIoU = 0.9;
-    b.forEach((e, j) => {
-      if (used.has(j) || e.classIndex !== d.classIndex || Math.abs(e.score - d.score) > Math.max(1e-3, 0.01 * d.score)) return;
-      const v = iou(Float32Array.from(d.box), 0, Float32Array.from(e.box), 0);
-      if (v >= bestIoU) [best, bestIoU] = [j, v];
-    });
-    if (best < 0) continue;
-    used.add(best);
-    ious.push(bestIoU);
-    scoreDiffs.push(Math.abs(b[best]!.score - d.score));
+  const close = (x: number, y: number) => Math.abs(x - y) <= Math.max(1e-3, 0.01 * x);
+  const classes = new Set([...a, ...b].map((d) => d.classIndex));
+  for (const c of classes) {
+    const ac = a.filter((d) => d.classIndex === c).sort((x, y) => y.score - x.score);
+    const bc = b.filter((d) => d.classIndex === c).sort((x, y) => y.score - x.score);
+    const n = Math.max(ac.length, bc.length);
+    for (let i = 0; i < n; i++) {
+      compared++;
+      const [x, y] = [ac[i], bc[i]];
+      if (!x || !y || !close(x.score, y.score)) continue;
+      const tied = ac.some((o, k) => k !== i && Math.abs(o.score - x.score) <= 1e-6);
+      if (tied) {
+        agreeing++;
+        continue;
+      }
+      const twin = bc.find((e) => close(e.score, x.score) && iou(Float32Array.from(e.box), 0, Float32Array.from(x.box), 0) >= 0.9);
+      if (!twin) continue;
+      agreeing++;
+      ious.push(iou(Float32Array.from(twin.box), 0, Float32Array.from(x.box), 0));
+      scoreDiffs.push(Math.abs(twin.score - x.score));
+    }
   }
-  return { matched: ious.length, ious, scoreDiffs };
+  return { compared, agreeing, ious, scoreDiffs };
 }
 
 export async function checkDropIn(model: Uint8Array, adapter: DetectorAdapter, images: readonly RGBImage[]): Promise<DropInCheck> {
@@ -100,20 +114,21 @@ export async function checkDropIn(model: Uint8Array, adapter: DetectorAdapter, i
   const ours = await (await DetectorRunner.create(model, adapter)).detect(images);
   // Detections right at the threshold or the top-k cut can flip on float rounding; compare above it.
   const floor = (adapter.postprocess?.scoreThreshold ?? 0) + 0.01;
-  let [nModel, nOurs, matched] = [0, 0, 0];
+  let [nModel, nOurs, matched, compared] = [0, 0, 0, 0];
   const ious: number[] = [];
   const diffs: number[] = [];
   images.forEach((_, i) => {
     const a = own.detections[i]!.filter((d) => d.score >= floor);
-    const b = ours[i]!.filter((d) => d.score >= floor - 0.005);
-    const m = matchDetections(a, b);
+    const b = ours[i]!.filter((d) => d.score >= floor);
+    const m = compareImage(a, b);
     nModel += a.length;
-    nOurs += b.filter((d) => d.score >= floor).length;
-    matched += m.matched;
+    nOurs += b.length;
+    compared += m.compared;
+    matched += m.agreeing;
     ious.push(...m.ious);
     diffs.push(...m.scoreDiffs);
   });
-  const denominator = Math.max(nModel, nOurs);
+  const denominator = compared;
   const agreement = denominator ? matched / denominator : 1;
   const ok = agreement >= MIN_AGREEMENT && own.background <= 0.05 * Math.max(nModel, 1);
   const summary = denominator
