@@ -4,15 +4,20 @@
 // detections per image, images and categories without ground truth) plus the repros of issue 15.
 // Needs both reference tools built in place (see ../shared/ENVIRONMENT.md); not a CI test.
 //
-//   bun bench/coco_eval_parity.ts [--cases 300] [--seed 1]
+//   bun bench/coco_eval_parity.ts [--cases 300] [--seed 1] [--model m.onnx --preset tiny-fcos --data DIR]
+// --model adds a real detector's evaluation (evaluateDetector on every image of DIR, the path
+// `ranksort train` takes) as two more cases: its own scores, and scores rounded to 0.01 (ties).
 //   env PYCOCOTOOLS_DIR (default /tmp/i15ref/coco/PythonAPI), LRP_ERROR_DIR (default /tmp/i15ref/lrp)
 
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { loadCoco } from "../src/data/coco.ts";
+import { loadAdapter } from "../src/detect/adapter.ts";
 import { readGroundTruthFile, readResultsFile } from "../src/detect/coco_files.ts";
+import { evaluateDetector } from "../src/detect/evaluate_detector.ts";
 import { type COCOMetrics, cocoMetrics } from "../src/detect/evaluate.ts";
 import { mulberry32 } from "../src/util/random.ts";
 
@@ -22,7 +27,7 @@ interface Case {
   res: { image_id: number; category_id: number; bbox: Box; score: number }[];
 }
 
-const { values } = parseArgs({ options: { cases: { type: "string", default: "300" }, seed: { type: "string", default: "1" } } });
+const { values } = parseArgs({ options: { cases: { type: "string", default: "300" }, seed: { type: "string", default: "1" }, model: { type: "string" }, preset: { type: "string", default: "tiny-fcos" }, data: { type: "string" } } });
 const rand = mulberry32(Number(values.seed));
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
 const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
@@ -115,7 +120,20 @@ const cocoRow = (m: COCOMetrics) => [m.AP, m.AP50, m.AP75, m.APs, m.APm, m.APl, 
 const lrpRow = (m: COCOMetrics) => [...cocoRow(m), m.oLRP, m.oLRPLocalisation, m.oLRPFalsePositive, m.oLRPFalseNegative, m.oLRPs, m.oLRPm, m.oLRPl];
 const NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl", "oLRP", "oLRPLoc", "oLRPFP", "oLRPFN", "oLRPs", "oLRPm", "oLRPl"];
 
-const cases = [...reproCases(), ...Array.from({ length: Number(values.cases) }, randomCase)];
+/** A detector's detections on DATA as COCO results, and the metrics of the training path's evaluation. */
+async function detectorCases(): Promise<{ cases: Case[]; metrics: COCOMetrics[] }> {
+  if (!values.model || !values.data) return { cases: [], metrics: [] };
+  const ds = loadCoco(values.data);
+  const r = await evaluateDetector(new Uint8Array(readFileSync(values.model)), loadAdapter(values.preset!), ds.samples);
+  const gt = JSON.parse(readFileSync(join(values.data, "annotations.json"), "utf8"));
+  const res = r.detections.map((d) => ({ image_id: d.image, category_id: ds.categories[d.category]!.id, bbox: [d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]] as Box, score: d.score }));
+  const rounded = res.map((d) => ({ ...d, score: Math.round(d.score * 100) / 100 }));
+  console.log(`detector: ${r.detections.length} detections on ${ds.samples.length} images, AP ${r.metrics.AP.toFixed(4)}, AP50 ${r.metrics.AP50.toFixed(4)}, oLRP ${r.metrics.oLRP.toFixed(4)}`);
+  return { cases: [{ gt, res }, { gt, res: rounded }], metrics: [r.metrics] };
+}
+
+const detector = await detectorCases();
+const cases = [...reproCases(), ...detector.cases, ...Array.from({ length: Number(values.cases) }, randomCase)];
 const dir = mkdtempSync(join(tmpdir(), "ranksort-coco-parity-"));
 const ours: COCOMetrics[] = cases.map((c, i) => {
   mkdirSync(join(dir, String(i)));
@@ -124,6 +142,9 @@ const ours: COCOMetrics[] = cases.map((c, i) => {
   const gt = readGroundTruthFile(join(dir, String(i), "gt.json"));
   return cocoMetrics(readResultsFile(join(dir, String(i), "res.json"), gt), gt.groundTruth, { categories: gt.categories.map((x) => x.id) });
 });
+// The training path's own numbers (class indices, float32 boxes) against the same reference case.
+const firstDetectorCase = reproCases().length;
+const pathRows = detector.metrics.map((m) => ({ case: firstDetectorCase, row: lrpRow(m) }));
 const t0 = performance.now();
 const py = spawnSync("/usr/bin/python3", [join(import.meta.dir, "coco_eval_reference.py"), process.env.PYCOCOTOOLS_DIR ?? "/tmp/i15ref/coco/PythonAPI", process.env.LRP_ERROR_DIR ?? "/tmp/i15ref/lrp", dir], { encoding: "utf8", maxBuffer: 1 << 28 });
 if (py.status !== 0) throw new Error(`reference run failed: ${py.stderr}`);
@@ -140,11 +161,16 @@ for (const r of refs) {
   const thrDiff = Math.max(0, ...thrKeys.map((k) => Math.abs(r.thresholds[k]! - (m.oLRPThresholds[k] ?? NaN))));
   const same = r.lrp.every((v, k) => v === mine[k]) && r.coco.every((v, k) => v === mine[k]) && thrKeys.length === Object.keys(m.oLRPThresholds).length && thrDiff === 0;
   if (same) exact++;
-  else bad.push(`case ${i}${i < reproCases().length ? " (issue repro)" : ""}: ${NAMES.map((n, k) => (mine[k] !== r.lrp[k] ? `${n} ours ${mine[k]} ref ${r.lrp[k]}` : "")).filter(Boolean).join("; ")}${thrDiff ? `; thresholds differ by ${thrDiff}` : ""}`);
+  else bad.push(`case ${i}${i < reproCases().length ? " (issue repro)" : i < firstDetectorCase + detector.cases.length ? " (detector)" : ""}: ${NAMES.map((n, k) => (mine[k] !== r.lrp[k] ? `${n} ours ${mine[k]} ref ${r.lrp[k]}` : "")).filter(Boolean).join("; ")}${thrDiff ? `; thresholds differ by ${thrDiff}` : ""}`);
   NAMES.forEach((_, k) => (maxDiff[k] = Math.max(maxDiff[k], diffs[k]!, diffs[NAMES.length + k] ?? 0)));
   maxDiff[NAMES.length] = Math.max(maxDiff[NAMES.length], Number.isNaN(thrDiff) ? Infinity : thrDiff);
 }
-console.log(`${refs.length} cases (${reproCases().length} issue repros + ${refs.length - reproCases().length} random), reference run ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+for (const p of pathRows) {
+  const ref = refs.find((r) => Number(r.case) === p.case)!.lrp;
+  const d = Math.max(...ref.map((v, k) => Math.abs(v - p.row[k]!)));
+  console.log(`detector evaluation path (evaluateDetector) vs the reference on its results file: ${ref.every((v, k) => v === p.row[k]) ? "bit-identical" : `max |difference| ${d}`}`);
+}
+console.log(`${refs.length} cases (${reproCases().length} issue repros + ${detector.cases.length} detector + ${refs.length - reproCases().length - detector.cases.length} random), reference run ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 console.log(`bit-identical to pycocotools COCOeval (12 stats) and LRP-Error (oLRP + components + s/m/l + per-class thresholds): ${exact}/${refs.length}`);
 console.log(`max |difference|: ${[...NAMES, "thresholds"].map((n, k) => `${n} ${maxDiff[k]}`).join(", ")}`);
 for (const b of bad.slice(0, 10)) console.log(b);

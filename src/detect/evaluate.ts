@@ -171,7 +171,7 @@ interface Cell {
   ious: Float64Array;
 }
 
-/** pycocotools evaluateImg for one area range: greedy matching in score order at every IoU threshold. */
+/** One cell's matches in one area range. */
 interface CellResult {
   scores: number[];
   /** [threshold][detection] */
@@ -186,6 +186,7 @@ interface CellResult {
 /** Stable descending sort by score (numpy's mergesort on −score): ties keep their order. */
 const byScoreDesc = (scores: readonly number[]) => (i: number, j: number) => (scores[j]! > scores[i]! ? 1 : scores[j]! < scores[i]! ? -1 : 0);
 
+/** pycocotools evaluateImg for one area range: greedy matching in score order at every IoU threshold. */
 function evaluateCell(cell: Cell, range: readonly [number, number]): CellResult {
   const T = IOU_THRESHOLDS.length;
   const G = cell.gts.length;
