@@ -73,7 +73,7 @@ export function loadCoco(dir: string, annotations = join(dir, "annotations.json"
     }
     const { iscrowd, ignore, area } = a as { iscrowd?: unknown; ignore?: unknown; area?: unknown };
     if (area !== undefined && !(typeof area === "number" && area >= 0)) throw new DatasetError(`${annotations}: annotation ${a.id} has a bad area ${JSON.stringify(area)} (expected a number ≥ 0)`);
-    const annotation = { bbox: [x!, y!, w!, h!] as [number, number, number, number], area: area ?? w! * h!, classIndex: cls, iscrowd: !!iscrowd, ignore: !!ignore };
+    const annotation = { bbox: [x!, y!, w!, h!] as [number, number, number, number], area: (area as number | undefined) ?? w! * h!, classIndex: cls, iscrowd: !!iscrowd, ignore: !!ignore };
     byImage.set(a.image_id, [...(byImage.get(a.image_id) ?? []), { box: [x!, y!, x! + w!, y! + h!], cls, annotation }]);
   }
   const samples = json.images.map((im) => {

@@ -26,6 +26,8 @@ describe("crowd regions", () => {
   const firstOwn = ann.annotations.filter((a: { image_id: number }) => a.image_id === 1).length;
   // A crowd region over the right half of image 1, a smaller ignore: 1 box, both in the middle of the file's annotation list.
   ann.annotations.splice(1, 0, { id: 1001, image_id: 1, category_id: 1, bbox: [64, 0, 64, 128], area: 5000, iscrowd: 1 }, { id: 1002, image_id: 1, category_id: 2, bbox: [0, 100, 20, 20], area: 400, iscrowd: 0, ignore: 1 });
+  // On image 2, a crowd region with decimals: evaluation gets the file's float64 numbers.
+  ann.annotations.push({ id: 1003, image_id: 2, category_id: 3, bbox: [10.3, 20.1, 30.7, 40.9], area: 1000.5, iscrowd: 1 });
   writeFileSync(join(dir, "annotations.json"), JSON.stringify(ann));
 
   test("the loader keeps crowd and ignore annotations out of the targets and carries them", () => {
@@ -36,6 +38,13 @@ describe("crowd regions", () => {
     expect(s.annotations).toHaveLength(firstOwn + 2);
     expect(s.annotations[1]).toEqual({ bbox: [64, 0, 64, 128], area: 5000, classIndex: 0, iscrowd: true, ignore: false });
     expect(s.annotations[2]).toMatchObject({ iscrowd: false, ignore: true, area: 400, classIndex: 1 });
+    const s2 = loadCoco(dir).samples[1]!;
+    expect(s2.annotations.at(-1)).toEqual({ bbox: [10.3, 20.1, 30.7, 40.9], area: 1000.5, classIndex: 2, iscrowd: true, ignore: false });
+    expect(Array.from(s2.ignoreRegions)).toEqual([10.3, 20.1, 10.3 + 30.7, 20.1 + 40.9].map(Math.fround));
+    const bad = JSON.parse(JSON.stringify(ann));
+    bad.annotations[0].area = "large";
+    writeFileSync(join(dir, "bad_area.json"), JSON.stringify(bad));
+    expect(() => loadCoco(dir, join(dir, "bad_area.json"))).toThrow(/annotation \d+ has a bad area "large" \(expected a number ≥ 0\)/);
   });
 
   for (const preset of ["tiny-fcos", "tiny-retinanet"]) {
