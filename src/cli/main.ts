@@ -48,7 +48,7 @@ const commands: Record<string, Command> = {
     run: async (argv) => (await import("./commands/train.ts")).trainCommand(argv),
   },
   eval: {
-    summary: "COCO AP and oLRP of a detector on a COCO-format dataset",
+    summary: "COCO AP/AR and oLRP (pycocotools / LRP-Error numbers) of a COCO results file or a detector",
     usage: async () => (await import("./commands/eval.ts")).evalUsage,
     run: async (argv) => (await import("./commands/eval.ts")).evalCommand(argv),
   },

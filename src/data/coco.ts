@@ -17,6 +17,24 @@ export interface DetectionSample {
   boxes: Float32Array;
   /** Contiguous class index 0 … C−1 per object. */
   classes: Int32Array;
+  /**
+   * [x1, y1, x2, y2] per crowd region (`iscrowd: 1`) or `ignore: 1` annotation. These are not in
+   * `boxes`: they are no training targets, and anchors on them are ignored rather than negatives.
+   */
+  ignoreRegions: Float32Array;
+  /** Every annotation of the image, in file order and with the file's own numbers: what evaluation compares with. */
+  annotations: SampleAnnotation[];
+}
+
+/** One annotation as evaluation reads it (pycocotools semantics: float64 COCO box, the file's area). */
+export interface SampleAnnotation {
+  /** COCO [x, y, width, height] as in the file. */
+  bbox: [number, number, number, number];
+  /** The annotation's `area` (segmentation area in COCO; the size ranges use it), else width × height. */
+  area: number;
+  classIndex: number;
+  iscrowd: boolean;
+  ignore: boolean;
 }
 
 export interface CocoDataset {
@@ -41,7 +59,7 @@ export function loadCoco(dir: string, annotations = join(dir, "annotations.json"
   const categories = [...json.categories].sort((a, b) => a.id - b.id);
   const classOf = new Map(categories.map((c, i) => [c.id, i]));
   const images = new Map(json.images.map((im) => [im.id, im]));
-  const byImage = new Map<number, { box: number[]; cls: number }[]>();
+  const byImage = new Map<number, { box: number[]; cls: number; annotation: SampleAnnotation }[]>();
   for (const a of json.annotations) {
     const im = images.get(a.image_id);
     if (!im) throw new DatasetError(`${annotations}: annotation ${a.id} refers to unknown image ${a.image_id}`);
@@ -53,13 +71,16 @@ export function loadCoco(dir: string, annotations = join(dir, "annotations.json"
     if (x! < -tol || y! < -tol || x! + w! > im.width + tol || y! + h! > im.height + tol) {
       throw new DatasetError(`${annotations}: annotation ${a.id} box [${a.bbox.join(", ")}] lies outside image ${im.id} (${im.width}×${im.height})`);
     }
-    if ((a as { iscrowd?: number }).iscrowd) continue;
-    byImage.set(a.image_id, [...(byImage.get(a.image_id) ?? []), { box: [x!, y!, x! + w!, y! + h!], cls }]);
+    const { iscrowd, ignore, area } = a as { iscrowd?: unknown; ignore?: unknown; area?: unknown };
+    if (area !== undefined && !(typeof area === "number" && area >= 0)) throw new DatasetError(`${annotations}: annotation ${a.id} has a bad area ${JSON.stringify(area)} (expected a number ≥ 0)`);
+    const annotation = { bbox: [x!, y!, w!, h!] as [number, number, number, number], area: (area as number | undefined) ?? w! * h!, classIndex: cls, iscrowd: !!iscrowd, ignore: !!ignore };
+    byImage.set(a.image_id, [...(byImage.get(a.image_id) ?? []), { box: [x!, y!, x! + w!, y! + h!], cls, annotation }]);
   }
   const samples = json.images.map((im) => {
     const path = join(imageDir, im.file_name);
     if (!existsSync(path)) throw new DatasetError(`${annotations}: image ${im.id} file ${path} is missing`);
-    const objs = byImage.get(im.id) ?? [];
+    const all = byImage.get(im.id) ?? [];
+    const objs = all.filter((o) => !o.annotation.iscrowd && !o.annotation.ignore);
     return {
       imageId: im.id,
       path,
@@ -67,6 +88,8 @@ export function loadCoco(dir: string, annotations = join(dir, "annotations.json"
       height: im.height,
       boxes: Float32Array.from(objs.flatMap((o) => o.box)),
       classes: Int32Array.from(objs.map((o) => o.cls)),
+      ignoreRegions: Float32Array.from(all.filter((o) => o.annotation.iscrowd || o.annotation.ignore).flatMap((o) => o.box)),
+      annotations: all.map((o) => o.annotation),
     };
   });
   return { categories, samples };

@@ -128,3 +128,32 @@ export function classTargets(assignment: Assignment, gtClasses: Int32Array, numC
   }
   return out;
 }
+
+/**
+ * Anchors on crowd regions (and `ignore: 1` annotations) become IGNORED instead of negatives: an
+ * anchor the assigner left negative whose intersection with a region covers more than `iofThreshold`
+ * of the anchor's own area. That is intersection over the anchor, the overlap pycocotools uses for a
+ * detection on a crowd region, and mmdetection's `ignore_iof_thr` test against `gt_bboxes_ignore`
+ * (its usual value 0.5 is the default here). Unlike mmdetection, which removes such anchors before
+ * assigning, an anchor made positive for an ordinary object stays positive: a person in front of a
+ * crowd keeps its targets.
+ */
+export function ignoreCrowdAnchors(assignment: Assignment, anchors: Boxes, regions: Boxes, iofThreshold = 0.5): Assignment {
+  const R = boxCount(regions);
+  if (R === 0) return assignment;
+  const gt = Int32Array.from(assignment.gt);
+  for (let a = 0; a < gt.length; a++) {
+    if (gt[a] !== NEGATIVE) continue;
+    const own = (anchors[4 * a + 2]! - anchors[4 * a]!) * (anchors[4 * a + 3]! - anchors[4 * a + 1]!);
+    if (!(own > 0)) continue;
+    for (let r = 0; r < R; r++) {
+      const w = Math.min(anchors[4 * a + 2]!, regions[4 * r + 2]!) - Math.max(anchors[4 * a]!, regions[4 * r]!);
+      const h = Math.min(anchors[4 * a + 3]!, regions[4 * r + 3]!) - Math.max(anchors[4 * a + 1]!, regions[4 * r + 1]!);
+      if (w > 0 && h > 0 && (w * h) / own > iofThreshold) {
+        gt[a] = IGNORED;
+        break;
+      }
+    }
+  }
+  return { gt, iou: assignment.iou };
+}

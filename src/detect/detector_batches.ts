@@ -7,7 +7,7 @@ import { readImage } from "../data/image.ts";
 import type { HostTensor } from "../runtime/host_tensor.ts";
 import { adapterNormalisation, type AnchorLayout, anchorLayout, type DetectorAdapter } from "./adapter.ts";
 import type { BoundDetector, ModelImageInput } from "./detector_binding.ts";
-import { assignATSS, assignMaxIoU, classTargets } from "./assigners.ts";
+import { assignATSS, assignMaxIoU, classTargets, ignoreCrowdAnchors } from "./assigners.ts";
 
 export interface Batch {
   feeds: Record<string, HostTensor>;
@@ -75,10 +75,14 @@ export function makeBatch(samples: CocoDataset["samples"], plan: BatchPlan, rand
   const anchorBoxes = new Float32Array(B * N * 4);
   samples.forEach((s, b) => {
     const img = readImage(s.path);
-    const prep = prepareImage(img, s.boxes, S, adapterNormalisation(adapter), flip && rand() < 0.5);
+    // Crowd/ignore regions ride along with the boxes through letterbox and flip, then split off.
+    const prepared = prepareImage(img, Float32Array.from([...s.boxes, ...s.ignoreRegions]), S, adapterNormalisation(adapter), flip && rand() < 0.5);
+    const prep = { pixels: prepared.pixels, boxes: prepared.boxes.subarray(0, s.boxes.length), ignoreRegions: prepared.boxes.subarray(s.boxes.length) };
     images.set(prep.pixels, b * 3 * S * S);
-    const gts = toNetwork === 1 ? prep.boxes : prep.boxes.map((v) => v * toNetwork);
-    const assignment = adapter.assigner === "max-iou" ? assignMaxIoU(layout.assignAnchors, gts) : assignATSS(layout.assignAnchors, layout.perLevel, gts);
+    const toNet = (b: Float32Array) => (toNetwork === 1 ? b : b.map((v) => v * toNetwork));
+    const gts = toNet(prep.boxes);
+    const assigned = adapter.assigner === "max-iou" ? assignMaxIoU(layout.assignAnchors, gts) : assignATSS(layout.assignAnchors, layout.perLevel, gts);
+    const assignment = ignoreCrowdAnchors(assigned, layout.assignAnchors, toNet(prep.ignoreRegions));
     targets.set(classTargets(assignment, s.classes, C), b * N * C);
     for (let a = 0; a < N; a++) {
       const g = assignment.gt[a]!;

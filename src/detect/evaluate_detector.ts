@@ -3,11 +3,11 @@
 import type { CocoDataset } from "../data/coco.ts";
 import { readImage } from "../data/image.ts";
 import type { DetectorAdapter } from "./adapter.ts";
-import { cocoMetrics, type Detection, type GroundTruth, olrp } from "./evaluate.ts";
+import { cocoMetrics, type COCOMetrics, type Detection, type GroundTruth } from "./evaluate.ts";
 import { DetectorRunner } from "./run_detector.ts";
 
 /** COCO AP and oLRP of `modelBytes` on `samples` (original image coordinates). */
-export async function evaluateDetector(modelBytes: Uint8Array, adapter: DetectorAdapter, samples: CocoDataset["samples"], batch = 8): Promise<{ metrics: ReturnType<typeof cocoMetrics>; oLRP: number; detections: Detection[] }> {
+export async function evaluateDetector(modelBytes: Uint8Array, adapter: DetectorAdapter, samples: CocoDataset["samples"], batch = 8): Promise<{ metrics: COCOMetrics; oLRP: number; detections: Detection[] }> {
   const runner = await DetectorRunner.create(modelBytes, adapter, { batch });
   const detections: Detection[] = [];
   const gts: GroundTruth[] = [];
@@ -15,9 +15,11 @@ export async function evaluateDetector(modelBytes: Uint8Array, adapter: Detector
     const chunk = samples.slice(i, i + batch);
     const found = await runner.detect(chunk.map((s) => readImage(s.path)));
     chunk.forEach((s, b) => {
-      for (let k = 0; k < s.classes.length; k++) gts.push({ image: s.imageId, category: s.classes[k]!, box: Array.from(s.boxes.subarray(4 * k, 4 * k + 4)) as [number, number, number, number] });
+      // The file's own annotations (crowds included, float64 COCO boxes): pycocotools' ground truth.
+      for (const a of s.annotations) gts.push({ image: s.imageId, category: a.classIndex, box: [a.bbox[0], a.bbox[1], a.bbox[0] + a.bbox[2], a.bbox[1] + a.bbox[3]], bbox: a.bbox, area: a.area, iscrowd: a.iscrowd, ignore: a.ignore });
       for (const d of found[b]!) detections.push({ image: s.imageId, category: d.classIndex, score: d.score, box: d.box });
     });
   }
-  return { metrics: cocoMetrics(detections, gts), oLRP: olrp(detections, gts).oLRP, detections };
+  const metrics = cocoMetrics(detections, gts, { categories: Array.from({ length: adapter.numClasses }, (_, c) => c) });
+  return { metrics, oLRP: metrics.oLRP, detections };
 }

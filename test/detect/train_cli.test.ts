@@ -29,7 +29,7 @@ describe("ranksort train / eval", () => {
     expect(resumed.status).toBe(0);
     metrics = JSON.parse(readFileSync(join(dir, "run", "metrics.json"), "utf8"));
     expect(metrics.map((m: { epoch: number }) => m.epoch)).toEqual([0, 1, 2]);
-    const ev = run("eval", "--model", join(dir, "run", "model.onnx"), "--preset", "tiny-fcos", "--data", join(dir, "data"));
+    const ev = run("eval", "--model", join(dir, "run", "model.onnx"), "--preset", "tiny-fcos", "--data", join(dir, "data"), "--json");
     expect(ev.status).toBe(0);
     const r = JSON.parse(ev.stdout.trim().split("\n").at(-1)!);
     expect(r.images).toBe(30);
