@@ -211,8 +211,8 @@ export function checkAdapterFields(json: unknown, label: string): DetectorAdapte
     if (!l || typeof l.classes !== "string" || typeof l.boxes !== "string" || typeof l.stride !== "number") throw bad(`levels[${i}]`, "{stride: number, classes: tensor name, boxes: tensor name}");
   });
   if (!["distance-exp", "delta-xywh", "distance-linear"].includes(a.coder as string)) throw bad("coder", '"distance-exp", "delta-xywh" or "distance-linear"');
-  if (a.numClasses !== undefined && (!Number.isInteger(a.numClasses) || a.numClasses < 1)) throw bad("numClasses", "a positive integer");
-  if (a.imageSize !== undefined && (!Number.isInteger(a.imageSize) || a.imageSize < 1)) throw bad("imageSize", "a positive integer");
+  if (a.numClasses !== undefined && (!Number.isInteger(a.numClasses) || a.numClasses < 0)) throw bad("numClasses", "a positive integer (0 or absent: read from the model)");
+  if (a.imageSize !== undefined && (!Number.isInteger(a.imageSize) || a.imageSize < 0)) throw bad("imageSize", "a positive integer (0 or absent: read from the model)");
   if (a.frozen !== undefined && (!Array.isArray(a.frozen) || a.frozen.some((f) => typeof f !== "string"))) throw bad("frozen", 'an array of name globs, "backbone" or "bn"');
   if (a.anchorScale === undefined) a.anchorScale = 8;
   return a as DetectorAdapter;

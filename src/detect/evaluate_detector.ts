@@ -20,6 +20,6 @@ export async function evaluateDetector(modelBytes: Uint8Array, adapter: Detector
       for (const d of found[b]!) detections.push({ image: s.imageId, category: d.classIndex, score: d.score, box: d.box });
     });
   }
-  const metrics = cocoMetrics(detections, gts, { categories: Array.from({ length: adapter.numClasses }, (_, c) => c) });
+  const metrics = cocoMetrics(detections, gts, { categories: Array.from({ length: runner.adapter.numClasses }, (_, c) => c) });
   return { metrics, oLRP: metrics.oLRP, detections };
 }

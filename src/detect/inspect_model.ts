@@ -155,7 +155,7 @@ export async function inspectModel(source: ModelProto, label: string, dataset?: 
       return { stride: l.stride, classes: l.tensors.find((t) => t.role === "classes")!.name, boxes: l.tensors.find((t) => t.role === "boxes")!.name, ...(c ? { centerness: c.name } : {}) };
     });
   const base: DetectorAdapter = preset
-    ? { ...PRESETS[preset.name]!, numClasses: 0, imageSize: 0 }
+    ? { ...PRESETS[preset.name]!, numClasses: K !== undefined ? K - (preset.backgroundChannel ? 1 : 0) : 0, imageSize: S }
     : {
         name: `${label.replace(/\.onnx$/, "")}-adapter`,
         numClasses: K !== undefined ? K - (background ? 1 : 0) : 0,
