@@ -36,8 +36,8 @@ export interface DropInCheck {
 
 const MIN_AGREEMENT = 0.9;
 
-/** The model's own detections per image (boxes, scores, labels outputs), in the image's pixels. */
-async function ownDetections(model: Uint8Array, adapter: DetectorAdapter, images: readonly RGBImage[]): Promise<{ detections: ImageDetection[][]; background: number }> {
+/** The model's own post-processed detections per image (its boxes, scores, labels outputs), in the image's pixels. */
+export async function modelOwnDetections(model: Uint8Array, adapter: DetectorAdapter, images: readonly RGBImage[]): Promise<{ detections: ImageDetection[][]; background: number }> {
   const proto = decodeModel(model);
   const bound = await bindDetector(proto, adapter);
   const outs = adapter.modelDetections!;
@@ -110,7 +110,7 @@ function compareImage(a: ImageDetection[], b: ImageDetection[]): { compared: num
 }
 
 export async function checkDropIn(model: Uint8Array, adapter: DetectorAdapter, images: readonly RGBImage[]): Promise<DropInCheck> {
-  const own = await ownDetections(model, adapter, images);
+  const own = await modelOwnDetections(model, adapter, images);
   const ours = await (await DetectorRunner.create(model, adapter)).detect(images);
   // Detections right at the threshold or the top-k cut can flip on float rounding; compare above it.
   const floor = (adapter.postprocess?.scoreThreshold ?? 0) + 0.01;
