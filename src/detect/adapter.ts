@@ -138,11 +138,6 @@ export interface SSDDefaultBoxes {
   aspectRatios: number[];
 }
 
-/** Class channels per anchor in the model's class outputs (numClasses, plus background for SSD). */
-export function classChannels(adapter: DetectorAdapter): number {
-  return adapter.numClasses + (adapter.backgroundChannel ? 1 : 0);
-}
-
 /** The adapter's input normalisation, checked: three finite means and three positive stds. */
 export function adapterNormalisation(adapter: DetectorAdapter): Normalisation {
   const n = adapter.normalisation;
@@ -161,24 +156,6 @@ export function adapterNormalisation(adapter: DetectorAdapter): Normalisation {
 /** An adapter that is unknown, malformed, or does not fit the model it is used with. */
 export class AdapterError extends Error {
   override name = "AdapterError";
-}
-
-/**
- * Checks an adapter against the model's output names and per-location channel counts where the
- * model declares them, so a wrong preset fails before training with the names involved.
- */
-export function checkAdapterFitsModel(adapter: DetectorAdapter, outputs: readonly { name: string; channels?: number }[]): void {
-  adapterNormalisation(adapter);
-  const byName = new Map(outputs.map((o) => [o.name, o]));
-  adapter.levels.forEach((level, i) => {
-    for (const [role, name, per] of [["class logits", level.classes, classChannels(adapter)], ["box regression", level.boxes, 4]] as const) {
-      const out = byName.get(name);
-      if (!out) throw new AdapterError(`adapter "${adapter.name}": level ${i} expects ${role} in output "${name}", but the model's outputs are ${outputs.map((o) => o.name).join(", ")}`);
-      if (out.channels !== undefined && out.channels % per !== 0) {
-        throw new AdapterError(`adapter "${adapter.name}": output "${name}" (level ${i} ${role}) has ${out.channels} channels, not a multiple of ${per} per anchor`);
-      }
-    }
-  });
 }
 
 /** Reads a preset name or an adapter JSON file, checking its fields. */
