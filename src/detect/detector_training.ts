@@ -162,6 +162,7 @@ async function runEpochs(cfg: DetectorTrainConfig, dataset: CocoDataset, train: 
     }, { epoch: 0, epochs: cfg.epochs });
   }
   // The trained weights as an inference model, BatchNorm statistics re-estimated (precise BN).
+  let firstStep = true;
   const exportCalibrated = async () => encodeModel(await recalibrateBatchNorm(await trainer.exportModel(), () => imageBatches(train, cfg.adapter, cfg.batch, 16)));
   for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {
     const rand = mulberry32(seed * 1000 + epoch);
@@ -197,8 +198,14 @@ async function runEpochs(cfg: DetectorTrainConfig, dataset: CocoDataset, train: 
       try {
         loss = await trainer.trainStep(batch.feeds, lr);
       } catch (e) {
-        throw e instanceof DivergenceError ? diverged(e, "the step was discarded") : e;
+        if (e instanceof DivergenceError) throw diverged(e, "the step was discarded");
+        // onnxruntime rejecting the very first step: the model's heads do not match the preset's layout.
+        if (firstStep && /Non-zero status code|invalid dimensions|broadcast/i.test((e as Error).message)) {
+          throw new AdapterError(`${cfg.modelPath} does not fit the preset ${cfg.adapter.name}: onnxruntime rejected the first train step (${(e as Error).message.split("\n")[0]!.slice(0, 300)})`);
+        }
+        throw e;
       }
+      firstStep = false;
       // The epoch's last update is only seen by the next forward: run one (discarded) before committing.
       if (s === stepsPerEpoch - 1) {
         const after = await trainer.lossAt(batch.feeds);
