@@ -10,7 +10,7 @@ import { encodeModel } from "../onnx/model_codec.ts";
 import { readModel } from "../onnx/model_io.ts";
 import type { ExecutionProvider } from "../runtime/session.ts";
 import { recalibrateBatchNorm } from "../train/precise_batch_norm.ts";
-import { encodeCheckpoint } from "../train/checkpoint.ts";
+import { encodeCheckpoint, readCheckpoint } from "../train/checkpoint.ts";
 import { clearRunFolder, commitRunFiles, holdsRun, lockRunFolder, readCommitted, recoverRunFolder, RunFolderError, type RunState } from "../train/run_folder.ts";
 import { checkResumeSignature, dataFingerprint, modelFingerprint, type RunSignature } from "../train/run_signature.ts";
 import { InterruptedError, watchStopSignals } from "../train/stop_signals.ts";
@@ -137,8 +137,9 @@ async function runEpochs(cfg: DetectorTrainConfig, dataset: CocoDataset, train: 
   let state: RunState;
   if (committed) {
     readCommitted(dir, committed, "checkpoint.bin"); // its checksum against the commit record
-    const ckpt = trainer.loadCheckpoint(checkpointPath);
+    const ckpt = readCheckpoint(checkpointPath);
     checkResumeSignature(ckpt.config.run, signature, cfg.acceptChanges ?? [], checkpointPath);
+    trainer.restore(ckpt, checkpointPath);
     if (committed.epoch > cfg.epochs) throw new RunFolderError(`--resume: ${dir} already has ${committed.epoch} epochs committed, more than --epochs ${cfg.epochs}`);
     const expected = committed.partial?.step ?? committed.epoch * stepsPerEpoch;
     if (ckpt.step !== expected) throw new RunFolderError(`--resume: ${checkpointPath} is at step ${ckpt.step}, but ${dir} committed ${committed.partial ? `step ${expected}` : `epoch ${committed.epoch} (${expected} steps of ${stepsPerEpoch} per epoch)`}`);

@@ -140,7 +140,11 @@ export class Trainer {
 
   /** Restore weights, optimizer state and step; the checkpoint must match this train step's tensors. */
   loadCheckpoint(path: string): Checkpoint {
-    const ckpt = readCheckpoint(path);
+    return this.restore(readCheckpoint(path), path);
+  }
+
+  /** Restore from a checkpoint already read (`path` labels errors). */
+  restore(ckpt: Checkpoint, path: string): Checkpoint {
     for (const name of Object.keys(this.values)) {
       const t = ckpt.tensors[name];
       if (!t) throw new CheckpointError(`${path}: no tensor "${name}" (the checkpoint belongs to another model or optimizer)`);
