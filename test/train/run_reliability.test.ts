@@ -44,7 +44,7 @@ describe("ranksort train survives faults", () => {
     const run = join(dir, "killed");
     const rand = mulberry32(12);
     let kills = 0;
-    for (let attempt = 0; attempt < 12; attempt++) {
+    for (let attempt = 0; attempt < 10; attempt++) {
       const resume = existsSync(join(run, "state.json")) || existsSync(join(run, ".pending", "COMMIT"));
       const p = startRanksort(args(run, ...(resume ? ["--resume"] : [])));
       const killAfter = 300 + rand() * 2700;
@@ -106,9 +106,6 @@ describe("ranksort train survives faults", () => {
     expect(bytes(join(run, "model.onnx")).equals(before.model)).toBe(true);
     expect(bytes(join(run, "metrics.json")).equals(before.metrics)).toBe(true);
     expectFinite(run);
-    // …and it resumes at a sane rate.
-    expect(ranksort(one(run, "--epochs", "2", "--resume", "--accept-change", "epochs")).status).toBe(0);
-    expect(epochsOf(run)).toEqual([0, 1, 2]);
   }, 60_000);
 
   test("two concurrent runs into one folder: the second refuses, the first finishes", async () => {
@@ -147,15 +144,15 @@ describe("ranksort train survives faults", () => {
     expect(errorLines(damaged.stderr)).toEqual([expect.stringMatching(/metrics\.json was changed or damaged after epoch 3 was committed/)]);
     expect(ranksort(args(copy, "--overwrite", "--epochs", "1")).status).toBe(0);
     expect(epochsOf(copy)).toEqual([0, 1]);
-    // Without --out: runs/train, then runs/train2.
+    // Without --out: the first free of runs/train, runs/train2, … (runs/train is taken here).
     const cwd = join(dir, "cwd");
-    mkdirSync(cwd);
-    const noOut = ["train", "--model", tinyModel, "--preset", "tiny-fcos", "--data", data, "--batch", "8", "--epochs", "1"];
-    const a = ranksort(noOut, { cwd });
-    const b = ranksort(noOut, { cwd });
-    expect([a.status, b.status]).toEqual([0, 0]);
-    expect(a.stderr).toContain("run folder: runs/train\n");
-    expect(b.stderr).toContain("run folder: runs/train2\n");
+    mkdirSync(join(cwd, "runs", "train"), { recursive: true });
+    const a = ranksort(["train", "--model", tinyModel, "--preset", "tiny-fcos", "--data", data, "--batch", "8", "--epochs", "1"], { cwd });
+    expect(a.status).toBe(0);
+    expect(a.stderr).toContain("run folder: runs/train2\n");
+    expect(epochsOf(join(cwd, "runs", "train2"))).toEqual([0, 1]);
+    // A fresh folder that a failed start left empty is removed again.
+    expect(ranksort(["train", "--model", tinyModel, "--preset", "tiny-fcos", "--data", join(dir, "nowhere")], { cwd }).status).toBe(2);
     expect(readdirSync(join(cwd, "runs")).sort()).toEqual(["train", "train2"]);
   }, 60_000);
 });
