@@ -7,7 +7,7 @@
 // moves are redone). Nothing is ever half of one epoch and half of the next.
 
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { fileWriteError, removeStaleTempFiles, syncDirectory, writeFileAtomic } from "../util/atomic_write.ts";
@@ -51,46 +51,48 @@ function processAlive(pid: number): boolean {
 }
 
 /**
- * Take RUN/lock (created exclusively, holding this pid). A lock whose owner is gone (same host, pid
+ * Take RUN/lock (created exclusively, holding this pid and host). A lock whose owner is gone (same host, pid
  * not running) is stale and taken over; a live owner's is refused. Returns the release function.
  */
 export function lockRunFolder(dir: string): () => void {
   const path = join(dir, LOCK);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(path, "wx");
-    } catch (e) {
-      if ((e as { code?: string }).code !== "EEXIST") throw fileWriteError(path, e);
-      let owner: { pid?: number; host?: string; started?: string } = {};
+  // The lock appears whole or not at all: written beside it, then hard-linked (fails if it exists).
+  const mine = join(dir, `.${LOCK}.${process.pid}.${Date.now()}.tmp`);
+  writeFileSync(mine, JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() }));
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        owner = JSON.parse(readFileSync(path, "utf8"));
-      } catch {
-        // empty or torn: its writer died between creating and filling it, unless that was just now
-        const age = Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0);
-        if (age < 5000) throw new RunFolderError(`${dir} is being locked by another process (${path} was just created); try again`);
+        linkSync(mine, path);
+      } catch (e) {
+        if ((e as { code?: string }).code !== "EEXIST") throw fileWriteError(path, e);
+        let owner: { pid?: number; host?: string; started?: string } = {};
+        try {
+          owner = JSON.parse(readFileSync(path, "utf8"));
+        } catch {
+          // unreadable: not a lock this ranksort wrote; treat it as stale
+        }
+        const live = typeof owner.pid === "number" && (owner.host !== hostname() || processAlive(owner.pid));
+        if (live) throw new RunFolderError(`${dir} is in use by another ranksort train (pid ${owner.pid}${owner.host !== hostname() ? ` on ${owner.host}` : ""}, since ${owner.started}); lock file ${path}`);
+        // Stale: move it aside under a name of our own, so two processes cannot both remove one lock.
+        const aside = `${path}.stale.${process.pid}`;
+        try {
+          renameSync(path, aside);
+          rmSync(aside, { force: true });
+        } catch {
+          // another process took it over first; try again
+        }
+        continue;
       }
-      const live = typeof owner.pid === "number" && (owner.host !== hostname() || processAlive(owner.pid));
-      if (live) throw new RunFolderError(`${dir} is in use by another ranksort train (pid ${owner.pid}${owner.host !== hostname() ? ` on ${owner.host}` : ""}, since ${owner.started}); lock file ${path}`);
-      // Stale: move it aside under a name of our own, so two processes cannot both remove one lock.
-      const aside = `${path}.stale.${process.pid}`;
-      try {
-        renameSync(path, aside);
-        rmSync(aside, { force: true });
-      } catch {
-        // another process took it over first; try again
-      }
-      continue;
+      return () => {
+        try {
+          if ((JSON.parse(readFileSync(path, "utf8")) as { pid?: number }).pid === process.pid) rmSync(path, { force: true });
+        } catch {
+          // already gone
+        }
+      };
     }
-    writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() }));
-    closeSync(fd);
-    return () => {
-      try {
-        if ((JSON.parse(readFileSync(path, "utf8")) as { pid?: number }).pid === process.pid) rmSync(path, { force: true });
-      } catch {
-        // already gone
-      }
-    };
+  } finally {
+    rmSync(mine, { force: true });
   }
   throw new RunFolderError(`${dir}: could not take the lock ${path}`);
 }
