@@ -58,7 +58,11 @@ export function lockRunFolder(dir: string): () => void {
   const path = join(dir, LOCK);
   // The lock appears whole or not at all: written beside it, then hard-linked (fails if it exists).
   const mine = join(dir, `.${LOCK}.${process.pid}.${Date.now()}.tmp`);
-  writeFileSync(mine, JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() }));
+  try {
+    writeFileSync(mine, JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() }));
+  } catch (e) {
+    throw fileWriteError(path, e);
+  }
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -66,21 +70,25 @@ export function lockRunFolder(dir: string): () => void {
       } catch (e) {
         if ((e as { code?: string }).code !== "EEXIST") throw fileWriteError(path, e);
         let owner: { pid?: number; host?: string; started?: string } = {};
+        let seen = "";
         try {
-          owner = JSON.parse(readFileSync(path, "utf8"));
+          seen = readFileSync(path, "utf8");
+          owner = JSON.parse(seen);
         } catch {
           // unreadable: not a lock this ranksort wrote; treat it as stale
         }
         const live = typeof owner.pid === "number" && (owner.host !== hostname() || processAlive(owner.pid));
-        if (live) throw new RunFolderError(`${dir} is in use by another ranksort train (pid ${owner.pid}${owner.host !== hostname() ? ` on ${owner.host}` : ""}, since ${owner.started}); lock file ${path}`);
-        // Stale: move it aside under a name of our own, so two processes cannot both remove one lock.
-        const aside = `${path}.stale.${process.pid}`;
+        if (live) throw new RunFolderError(`${dir} is in use by another ranksort train (pid ${owner.pid}${owner.host !== hostname() ? ` on ${owner.host}` : ""}, since ${owner.started}); lock file ${path} (remove it if no such run is going on)`);
+        // Stale: move it aside under a name of our own, so two processes cannot both remove one lock;
+        // if what moved is not the stale lock we read (another process took over meanwhile), put it back.
+        const aside = join(dir, `.${LOCK}.stale.${process.pid}.${Date.now()}.tmp`);
         try {
           renameSync(path, aside);
-          rmSync(aside, { force: true });
+          if (readFileSync(aside, "utf8") !== seen) linkSync(aside, path);
         } catch {
           // another process took it over first; try again
         }
+        rmSync(aside, { force: true });
         continue;
       }
       return () => {

@@ -114,7 +114,7 @@ describe("ranksort train survives faults", () => {
     while (!existsSync(join(run, "lock"))) await sleep(20);
     const second = ranksort(args(run));
     expect(second.status).toBe(2);
-    expect(errorLines(second.stderr)).toEqual([expect.stringMatching(/^ranksort train: .*concurrent is in use by another ranksort train \(pid \d+, since .*\); lock file .*lock$/)]);
+    expect(errorLines(second.stderr)).toEqual([expect.stringMatching(/^ranksort train: .*concurrent is in use by another ranksort train \(pid \d+, since .*\); lock file .*lock \(remove it if no such run is going on\)$/)]);
     expect((await first.done).code).toBe(0);
     expect(epochsOf(run)).toEqual([0, 1, 2, 3]);
     // A lock left by a dead process is stale: taken over.
