@@ -30,10 +30,17 @@ export function asFloat32(name: string, values: NumericArray): Float32Array {
   return Float32Array.from(values as ArrayLike<number>);
 }
 
+/**
+ * The smallest positive δ: 2^-126, the smallest normal float32. Below it δ is 0 or subnormal in the
+ * float32 ops and 1/(2δ) overflows (in float64 from δ < 2.78e-309), turning the losses into NaN.
+ */
+export const MIN_DELTA = 2 ** -126;
+
 export function checkDelta(delta: number, lossName: string): number {
   if (typeof delta !== "number" || !Number.isFinite(delta) || delta < 0) {
     throw new RankSortInputError(`${lossName}: delta must be a finite number >= 0, got ${delta}`);
   }
+  if (delta > 0 && delta < MIN_DELTA) throw new RankSortInputError(`${lossName}: delta must be 0 or >= ${MIN_DELTA.toExponential(3)} (2^-126), got ${delta}`);
   return delta;
 }
 

@@ -12,7 +12,7 @@ export type CaseOutputs =
 export async function evaluateCase(c: LossCase, backend: LossBackend): Promise<CaseOutputs> {
   switch (c.loss) {
     case "rank_sort": {
-      const r = await backend.rankSort(c.logits, c.targets, { delta: c.params.delta_RS, eps: c.params.eps });
+      const r = await backend.rankSort(c.logits, c.targets, { delta: c.params.delta_RS ?? c.params.delta, eps: c.params.eps });
       return { ranking_loss: r.rankingLoss, sorting_loss: r.sortingLoss, grad: Array.from(r.grad) };
     }
     case "ap": {

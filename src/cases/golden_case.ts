@@ -38,7 +38,8 @@ export function parseCase(json: unknown, path = "<case>"): LossCase {
     throw new CaseFormatError(`${path}: field "loss" is ${JSON.stringify(loss)}, expected "rank_sort", "ap" or "alrp"`);
   }
   const params = (o.params ?? {}) as LossCase["params"];
-  if (typeof params !== "object") throw new CaseFormatError(`${path}: field "params" must be an object`);
+  if (typeof params !== "object" || params === null || Array.isArray(params)) throw new CaseFormatError(`${path}: field "params" must be an object`);
+  for (const [k, v] of Object.entries(params)) if (typeof v !== "number") throw new CaseFormatError(`${path}: params.${k} is ${JSON.stringify(v)}, expected a number`);
   const c: LossCase = {
     name: typeof o.name === "string" ? o.name : path,
     loss,

@@ -1,19 +1,7 @@
 // The `ranksort` command line.
 
-import { RankSortInputError } from "../../kernels/cpu/inputs.ts";
-import { BackendUnavailableError } from "../backends/index.ts";
-import { CaseFormatError } from "../cases/golden_case.ts";
-import { ModelFormatError } from "../onnx/model_io.ts";
-import { GradientError } from "../autodiff/rule.ts";
-import { RuntimeError } from "../runtime/host_tensor.ts";
-import { ModelValidationError } from "../onnx/validate.ts";
-import { DatasetError } from "../data/coco.ts";
-import { ImageError } from "../data/image.ts";
-import { AdapterError } from "../detect/adapter.ts";
-import { DropInError } from "../detect/dropin_check.ts";
-import { CutError } from "../onnx/cut.ts";
-import { FreezeError } from "../train/freeze.ts";
-import { UsageError } from "./usage_error.ts";
+import { reportError } from "./error_report.ts";
+
 
 interface Command {
   summary: string;
@@ -97,17 +85,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (e) {
-    const known = e instanceof UsageError || e instanceof RankSortInputError || e instanceof CaseFormatError || e instanceof BackendUnavailableError || e instanceof ModelFormatError || e instanceof GradientError || e instanceof RuntimeError || e instanceof ModelValidationError || e instanceof DatasetError || e instanceof ImageError || e instanceof AdapterError || e instanceof CutError || e instanceof FreezeError;
-    const argError = (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
-    if (e instanceof DropInError) {
-      console.error(`ranksort ${name}: ${e.message}`);
-      return 1;
-    }
-    if (known || argError) {
-      console.error(`ranksort ${name}: ${(e as Error).message}`);
-      return 2;
-    }
-    throw e;
+    const report = reportError(name, e);
+    console.error(report.text);
+    return report.exitCode;
   }
 }
 

@@ -1,7 +1,7 @@
 // RGB images in memory and their PNG/JPEG files (fast-png, jpeg-js: pure JS, run anywhere).
 
-import { readFileSync } from "node:fs";
-import { decode as decodePng, encode as encodePng, hasPngSignature } from "fast-png";
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { convertIndexedToRgb, decode as decodePng, encode as encodePng, hasPngSignature } from "fast-png";
 import jpeg from "jpeg-js";
 
 export interface RGBImage {
@@ -24,9 +24,19 @@ export function decodeImage(bytes: Uint8Array, label = "<image>"): RGBImage {
   try {
     if (hasPngSignature(bytes)) {
       const png = decodePng(bytes);
-      if (png.depth !== 8) throw new ImageError(`${label}: ${png.depth}-bit PNG; 8-bit images are supported`);
-      const c = png.channels;
-      const src = png.data as Uint8Array;
+      let c = png.channels;
+      let src: Uint8Array;
+      if (png.palette) {
+        // Indexed colour: the data are palette indices; look the colours up (RGB or RGBA entries).
+        src = convertIndexedToRgb(png);
+        c = png.palette[0]?.length ?? 3;
+      } else if (png.depth === 16) {
+        src = Uint8Array.from(png.data as Uint16Array, (v) => v >> 8);
+      } else if (png.depth === 8) {
+        src = png.data as Uint8Array;
+      } else {
+        throw new ImageError(`${label}: ${png.depth}-bit greyscale PNG; 8- and 16-bit images and palette images are supported`);
+      }
       const data = new Uint8Array(png.width * png.height * 3);
       for (let i = 0; i < png.width * png.height; i++) {
         const g = src[i * c]!;
@@ -55,4 +65,49 @@ export function readImage(path: string): RGBImage {
     throw new ImageError(`cannot read image ${path}: ${(e as Error).message}`);
   }
   return decodeImage(bytes, path);
+}
+
+/**
+ * Width and height from a PNG's IHDR or a JPEG's frame header, reading only the file's start: the
+ * dataset check of every image against its annotated size, without decoding the images.
+ */
+export function readImageSize(path: string): { width: number; height: number } {
+  let bytes: Uint8Array;
+  try {
+    const fd = openSync(path, "r");
+    try {
+      const head = new Uint8Array(65536);
+      bytes = head.subarray(0, readSync(fd, head, 0, head.length, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    throw new ImageError(`cannot read image ${path}: ${(e as Error).message}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (hasPngSignature(bytes)) {
+    if (bytes.length < 24) throw new ImageError(`${path}: truncated PNG`);
+    return { width: view.getUint32(16), height: view.getUint32(20) };
+  }
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+    for (let i = 2; ; ) {
+      if (i + 9 > bytes.length) {
+        // A header past the first 64 KB (large metadata): read it all.
+        if (bytes.length === 65536) return decodeImage(readFileSync(path), path);
+        throw new ImageError(`${path}: JPEG without a frame header (truncated?)`);
+      }
+      if (bytes[i] !== 0xff) throw new ImageError(`${path}: corrupt JPEG (no marker at byte ${i})`);
+      const marker = bytes[i + 1]!;
+      if (marker === 0xff) {
+        i++;
+        continue;
+      }
+      // SOF0…SOF15 carry the size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+        return { width: view.getUint16(i + 7), height: view.getUint16(i + 5) };
+      }
+      i += 2 + view.getUint16(i + 2);
+    }
+  }
+  throw new ImageError(`${path}: not a PNG or JPEG file`);
 }

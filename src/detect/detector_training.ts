@@ -1,16 +1,21 @@
 // Fine-tuning an exported detector with RS loss (or Focal + GIoU) on a COCO-format dataset:
 // batches, ATSS assignment on the host, one train-step graph per run, evaluation (COCO AP, oLRP)
-// after every epoch, a checkpoint per epoch and RUN/metrics.json — written atomically.
+// after every epoch. Each epoch's checkpoint, metrics, model and evaluation are committed together
+// (run_folder.ts); a diverged step is discarded and stops the run; a signal commits mid-epoch.
 
-import { existsSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { loadCoco } from "../data/coco.ts";
+import { DatasetError, loadCoco } from "../data/coco.ts";
 import { encodeModel } from "../onnx/model_codec.ts";
 import { readModel } from "../onnx/model_io.ts";
 import type { ExecutionProvider } from "../runtime/session.ts";
 import { recalibrateBatchNorm } from "../train/precise_batch_norm.ts";
-import { Trainer } from "../train/trainer.ts";
-import { writeFileAtomic } from "../util/atomic_write.ts";
+import { encodeCheckpoint, readCheckpoint } from "../train/checkpoint.ts";
+import { clearRunFolder, commitRunFiles, holdsRun, lockRunFolder, readCommitted, recoverRunFolder, RunFolderError, type RunState } from "../train/run_folder.ts";
+import { checkResumeSignature, dataFingerprint, modelFingerprint, type RunSignature } from "../train/run_signature.ts";
+import { InterruptedError, watchStopSignals } from "../train/stop_signals.ts";
+import { DivergenceError, Trainer } from "../train/trainer.ts";
+import { fileWriteError, writeFileAtomic } from "../util/atomic_write.ts";
 import { mulberry32 } from "../util/random.ts";
 import { readImage } from "../data/image.ts";
 import { replicateGraph } from "../onnx/replicate.ts";
@@ -20,6 +25,7 @@ import { batchPlan, imageBatches, makeBatch, split } from "./detector_batches.ts
 import { bindDetector, type BoundDetector } from "./detector_binding.ts";
 import { checkDropIn, type DropInCheck, DropInError } from "./dropin_check.ts";
 import { detectionLoss } from "./detector_loss.ts";
+import type { CocoDataset, DetectionSample } from "../data/coco.ts";
 import { type COCOMetrics, type Detection } from "./evaluate.ts";
 import { evaluateDetector } from "./evaluate_detector.ts";
 
@@ -37,7 +43,14 @@ export interface DetectorTrainConfig {
   backend: ExecutionProvider;
   /** Where the loss ops run: "body" (ONNX function bodies in the EP) or a kernel backend name. */
   lossKernels?: string;
+  /** Continue the run in outDir from its last commit (its signature must match, see run_signature.ts). */
   resume?: boolean;
+  /** Replace a run already in outDir (otherwise refused). */
+  overwrite?: boolean;
+  /** Signature fields a resume may change (ACCEPTABLE_CHANGES). */
+  acceptChanges?: string[];
+  /** Stop on SIGINT/SIGTERM at the next step, committing progress (the CLI sets it). */
+  handleSignals?: boolean;
   seed?: number;
   /** Fraction of images held out for evaluation (the last ones). Default 0.2. */
   valFraction?: number;
@@ -92,22 +105,63 @@ function checkClasses(datasetClasses: number, bound: BoundDetector, label: strin
 export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetrics[]> {
   const dataset = loadCoco(cfg.dataDir);
   const label = basename(cfg.modelPath);
-  const source = readModel(cfg.modelPath);
-  const bound = await bindDetector(source, cfg.adapter, label);
-  const adapter = bound.adapter;
+  const bound = await bindDetector(readModel(cfg.modelPath), cfg.adapter, label);
   checkClasses(dataset.categories.length, bound, label);
   const batchSize = resolveBatch(bound, cfg.batch, label);
   const { train, val } = split(dataset, cfg.valFraction ?? 0.2);
-  if (!train.length) throw new Error(`no training images left after holding out ${val.length} for evaluation`);
+  const n = dataset.samples.length;
+  if (!train.length) throw new DatasetError(`${cfg.dataDir} has ${n} image${n === 1 ? "" : "s"}; training needs at least 2 (the last ${val.length} ${val.length === 1 ? "is" : "are"} held out for evaluation)`);
+  if (!train.some((s) => s.classes.length)) throw new DatasetError(`${cfg.dataDir}: none of the ${train.length} training images has an annotation: nothing to learn`);
+  if (!val.some((s) => s.classes.length)) console.warn(`ranksort: WARNING: none of the ${val.length} held-out validation images has an annotation; AP and oLRP will be meaningless`);
+  const dir = cfg.outDir;
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw fileWriteError(dir, e);
+  }
+  const release = lockRunFolder(dir);
+  const stop = cfg.handleSignals ? watchStopSignals((sig) => console.error(`\nranksort: ${sig} received: stopping after this step and committing a checkpoint (again to exit at once)`)) : undefined;
+  try {
+    let state = recoverRunFolder(dir);
+    if (cfg.resume && !state) throw new RunFolderError(holdsRun(dir) ? `--resume: ${dir} has no state.json (written by an older ranksort?); start a new run` : `--resume: ${dir} holds no run to resume; drop --resume to start one`);
+    if (!cfg.resume && (state || holdsRun(dir))) {
+      if (!cfg.overwrite) {
+        const what = state ? (state.epoch >= state.epochs ? `a finished run (${state.epoch} epochs)` : `a run (epoch ${state.epoch} of ${state.epochs} committed)`) : "a run";
+        throw new RunFolderError(`${dir} already holds ${what}; pass --resume to continue it, --overwrite to replace it, or another --out`);
+      }
+      clearRunFolder(dir);
+      state = undefined;
+    }
+    const metrics = await runEpochs(cfg, bound, batchSize, dataset, train, val, state, stop);
+    // The exported file is the user's model with trained weights: its own post-processing must give
+    // what ranksort's evaluation scored, or the drop-in is wrong — say so loudly.
+    if (bound.adapter.modelDetections) {
+      const model = new Uint8Array(readFileSync(join(dir, "model.onnx")));
+      const check = await checkDropIn(model, bound.adapter, val.slice(0, 16).map((s) => readImage(s.path)));
+      writeFileAtomic(join(dir, "dropin.json"), JSON.stringify(check, null, 2));
+      cfg.onDropIn?.(check);
+      if (!check.ok) throw new DropInError(`drop-in check FAILED: ${check.summary} — ${join(dir, "model.onnx")}'s own outputs disagree with ranksort's evaluation of it (details: ${join(dir, "dropin.json")})`);
+    }
+    return metrics;
+  } finally {
+    stop?.dispose();
+    release();
+  }
+}
+
+async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSize: number, dataset: CocoDataset, train: DetectionSample[], val: DetectionSample[], committed: RunState | undefined, stop: { signal: NodeJS.Signals | undefined } | undefined): Promise<EpochMetrics[]> {
+  const dir = cfg.outDir;
+  const adapter = bound.adapter;
+  const model = bound.model;
   // One graph copy per image for one-image-per-run models ([3, H, W] input), else one for the batch.
   const copies = bound.input.layout === "CHW" ? batchSize : 1;
   const replicated = replicateGraph(bound.heads, copies);
   const plan = batchPlan(bound, batchSize, replicated.nameIn);
-  const frozen = frozenInitializers(bound.model, [...(adapter.frozen ?? []), ...(cfg.freeze ?? [])]);
+  const frozen = frozenInitializers(model, [...(adapter.frozen ?? []), ...(cfg.freeze ?? [])]);
   const trainer = await Trainer.create(
     {
       model: replicated.model,
-      inferenceModel: bound.model,
+      inferenceModel: model,
       untieExportTies: false,
       frozen: (name) => frozen.has(name),
       optimizer: cfg.optimizer === "sgd" ? { kind: "sgd", momentum: 0.9, weightDecay: 1e-4 } : { kind: "adamw", weightDecay: 1e-4 },
@@ -116,75 +170,116 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
     },
     { executionProvider: cfg.backend, lossKernels: cfg.lossKernels },
   );
-  const model = bound.model;
-  const checkpoint = join(cfg.outDir, "checkpoint.bin");
-  const metricsFile = join(cfg.outDir, "metrics.json");
+  const seed = cfg.seed ?? 1;
+  const signature: RunSignature = {
+    batch: batchSize, epochs: cfg.epochs, lr: cfg.lr, optimizer: cfg.optimizer, loss: cfg.loss, preset: adapter.name, seed, valFraction: cfg.valFraction ?? 0.2,
+    data: dataFingerprint(join(cfg.dataDir, "annotations.json"), dataset.samples.map((s) => s.path)),
+    model: modelFingerprint(cfg.modelPath),
+  };
+  const checkpointPath = join(dir, "checkpoint.bin");
   const stepsPerEpoch = Math.ceil(train.length / batchSize);
-  let metrics: EpochMetrics[] = [];
-  let startEpoch = 0;
-  if (cfg.resume && existsSync(checkpoint)) {
-    trainer.loadCheckpoint(checkpoint);
-    startEpoch = Math.floor(trainer.step / stepsPerEpoch);
-    if (existsSync(metricsFile)) metrics = (JSON.parse(readFileSync(metricsFile, "utf8")) as EpochMetrics[]).filter((m) => m.epoch <= startEpoch);
-  }
-  if (startEpoch === 0) {
+  const runJson = JSON.stringify({ data: cfg.dataDir, adapter, frozen: frozen.size, loss: cfg.loss, optimizer: cfg.optimizer, batch: batchSize, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend, lossKernels: cfg.lossKernels ?? "body" }, null, 2);
+  const checkpointBytes = async () => encodeCheckpoint(await trainer.checkpoint({ adapter: adapter.name, loss: cfg.loss, run: signature }));
+  let metrics: EpochMetrics[];
+  let state: RunState;
+  if (committed) {
+    readCommitted(dir, committed, "checkpoint.bin"); // its checksum against the commit record
+    const ckpt = readCheckpoint(checkpointPath);
+    checkResumeSignature(ckpt.config.run, signature, cfg.acceptChanges ?? [], checkpointPath);
+    trainer.restore(ckpt, checkpointPath);
+    if (committed.epoch > cfg.epochs) throw new RunFolderError(`--resume: ${dir} already has ${committed.epoch} epochs committed, more than --epochs ${cfg.epochs}`);
+    const expected = committed.partial?.step ?? committed.epoch * stepsPerEpoch;
+    if (ckpt.step !== expected) throw new RunFolderError(`--resume: ${checkpointPath} is at step ${ckpt.step}, but ${dir} committed ${committed.partial ? `step ${expected}` : `epoch ${committed.epoch} (${expected} steps of ${stepsPerEpoch} per epoch)`}`);
+    try {
+      metrics = JSON.parse(readCommitted(dir, committed, "metrics.json").toString("utf8"));
+    } catch (e) {
+      throw e instanceof RunFolderError ? e : new RunFolderError(`${join(dir, "metrics.json")} is damaged (${(e as Error).message})`);
+    }
+    if (!Array.isArray(metrics) || metrics.map((m) => m?.epoch).join() !== Array.from({ length: committed.epoch + 1 }, (_, i) => i).join()) {
+      throw new RunFolderError(`${join(dir, "metrics.json")} does not hold epochs 0…${committed.epoch} as ${join(dir, "state.json")} records`);
+    }
+    state = committed;
+    if (state.epochs !== cfg.epochs) state = { ...state, epochs: cfg.epochs };
+  } else {
     // Epoch 0: the model as given, so the table shows where training started.
     const before = await evaluateDetector(encodeModel(model), adapter, val);
     metrics = [{ epoch: 0, loss: null, components: {}, ...before.metrics, oLRP: before.oLRP, trainSeconds: 0, imagesPerSecond: 0 }];
-    writeFileAtomic(metricsFile, JSON.stringify(metrics, null, 2));
+    state = commitRunFiles(dir, {
+      "checkpoint.bin": await checkpointBytes(), "metrics.json": JSON.stringify(metrics, null, 2), "model.onnx": encodeModel(model),
+      "evaluation.json": JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections: before.detections }), "run.json": runJson,
+    }, { epoch: 0, epochs: cfg.epochs });
   }
-  writeFileAtomic(join(cfg.outDir, "run.json"), JSON.stringify({ data: cfg.dataDir, adapter, frozen: [...frozen].length, loss: cfg.loss, optimizer: cfg.optimizer, batch: batchSize, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend, lossKernels: cfg.lossKernels ?? "body" }, null, 2));
   // The trained weights as an inference model, BatchNorm statistics re-estimated (precise BN).
+  let firstStep = true;
   const exportCalibrated = async () =>
     encodeModel(await recalibrateBatchNorm(await trainer.exportModel(), () => (bound.input.staticBatch === undefined ? imageBatches(train, adapter, batchSize, 16, bound.input.name) : [])));
-  let lastEvaluated: { model: Uint8Array; detections: Detection[] } | undefined;
-  for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
-    const rand = mulberry32((cfg.seed ?? 1) * 1000 + epoch);
+  for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {
+    const rand = mulberry32(seed * 1000 + epoch);
     const order = train.map((_, i) => i);
     for (let i = order.length - 1; i > 0; i--) {
       const j = Math.floor(rand() * (i + 1));
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
+    // Progress within the epoch: restored when an interrupted epoch's steps were committed.
+    const progress = state.partial ? structuredClone(state.partial) : { step: 0, lossSum: 0, componentSums: {} as Record<string, number>, trainSeconds: 0 };
+    const commitPartial = async (signal: NodeJS.Signals): Promise<never> => {
+      state = commitRunFiles(dir, { "checkpoint.bin": await checkpointBytes() }, { epoch, epochs: cfg.epochs, partial: { ...progress, step: trainer.step } }, state);
+      const at = trainer.step - epoch * stepsPerEpoch;
+      throw new InterruptedError(signal, `interrupted by ${signal} at step ${trainer.step} (epoch ${epoch + 1}, ${at} of ${stepsPerEpoch} steps done); checkpoint committed in ${dir}; continue with the same flags and --resume`);
+    };
     const t0 = performance.now();
-    let lossSum = 0;
-    const componentSums: Record<string, number> = {};
-    for (let s = 0; s < stepsPerEpoch; s++) {
+    for (let s = trainer.step - epoch * stepsPerEpoch; s < stepsPerEpoch; s++) {
+      if (stop?.signal) {
+        progress.trainSeconds += (performance.now() - t0) / 1000;
+        await commitPartial(stop.signal);
+      }
       // A fixed-size batch (static or replicated) is filled up from the start of the epoch's order.
       const fixed = copies > 1 || plan.perCopy !== undefined;
       const picks = Array.from({ length: fixed ? batchSize : Math.min(batchSize, order.length - s * batchSize) }, (_, k) => order[(s * batchSize + k) % order.length]!);
-      const batch = makeBatch(picks.map((i) => train[i]!), plan, rand, true);
+      // Each step's augmentation has its own seed, so a step resumed mid-epoch sees the same batch.
+      const batch = makeBatch(picks.map((i) => train[i]!), plan, mulberry32((seed * 1000 + epoch) * 100_003 + s + 1), true);
       // Linear warm-up over the first epoch's steps, then cosine decay to 5% of the rate.
       const step = epoch * stepsPerEpoch + s;
       const total = cfg.epochs * stepsPerEpoch;
       const warm = Math.min(1, (step + 1) / Math.max(1, Math.min(stepsPerEpoch, 20)));
       const lr = cfg.lr * warm * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * step) / total)));
-      const loss = await trainer.trainStep(batch.feeds, lr);
-      lossSum += loss;
-      for (const [k, v] of Object.entries(trainer.lastReport)) componentSums[k] = (componentSums[k] ?? 0) + v;
-      const elapsed = (performance.now() - t0) / 1000;
+      const diverged = (e: DivergenceError, discarded: string) =>
+        new DivergenceError(e.step, lr, `${e.what} (epoch ${epoch + 1}, step ${s + 1} of ${stepsPerEpoch})`, `${discarded}. The last good epoch is ${state.epoch}: ${join(dir, "checkpoint.bin")} and model.onnx are intact. Lower --lr (${cfg.lr} now) and start again, or continue with --resume --lr X --accept-change lr`);
+      let loss: number;
+      try {
+        loss = await trainer.trainStep(batch.feeds, lr);
+      } catch (e) {
+        if (e instanceof DivergenceError) throw diverged(e, "the step was discarded");
+        // onnxruntime rejecting the very first step: the model's heads do not match the preset's layout.
+        if (firstStep && /Non-zero status code|invalid dimensions|broadcast/i.test((e as Error).message)) {
+          throw new AdapterError(`${cfg.modelPath} does not fit the preset ${adapter.name}: onnxruntime rejected the first train step (${(e as Error).message.split("\n")[0]!.slice(0, 300)})`);
+        }
+        throw e;
+      }
+      firstStep = false;
+      // The epoch's last update is only seen by the next forward: run one (discarded) before committing.
+      if (s === stepsPerEpoch - 1) {
+        const after = await trainer.lossAt(batch.feeds);
+        if (!Number.isFinite(after)) throw diverged(new DivergenceError(trainer.step, lr, `the loss after the update is ${after}`), "the epoch was not committed");
+      }
+      progress.lossSum += loss;
+      for (const [k, v] of Object.entries(trainer.lastReport)) progress.componentSums[k] = (progress.componentSums[k] ?? 0) + v;
+      const elapsed = progress.trainSeconds + (performance.now() - t0) / 1000;
       cfg.onProgress?.({ epoch: epoch + 1, epochs: cfg.epochs, step: s + 1, steps: stepsPerEpoch, loss, report: trainer.lastReport, etaSeconds: (elapsed / (s + 1)) * (stepsPerEpoch - s - 1 + (cfg.epochs - epoch - 1) * stepsPerEpoch) });
     }
-    const trainSeconds = (performance.now() - t0) / 1000;
-    await trainer.saveCheckpoint(checkpoint, { epoch: epoch + 1, adapter: adapter.name, loss: cfg.loss });
+    const trainSeconds = progress.trainSeconds + (performance.now() - t0) / 1000;
+    if (stop?.signal) {
+      progress.trainSeconds = trainSeconds;
+      await commitPartial(stop.signal);
+    }
     const calibrated = await exportCalibrated();
     const evaluation = await evaluateDetector(calibrated, adapter, val);
-    lastEvaluated = { model: calibrated, detections: evaluation.detections };
-    const components = Object.fromEntries(Object.entries(componentSums).map(([k, v]) => [k, v / stepsPerEpoch]));
-    metrics.push({ epoch: epoch + 1, loss: lossSum / stepsPerEpoch, components, ...evaluation.metrics, oLRP: evaluation.oLRP, trainSeconds, imagesPerSecond: train.length / trainSeconds });
-    writeFileAtomic(metricsFile, JSON.stringify(metrics, null, 2));
-  }
-  // The last epoch's evaluated model is the final one; a resumed run with nothing left exports anew.
-  const finalModel = lastEvaluated?.model ?? (await exportCalibrated());
-  writeFileAtomic(join(cfg.outDir, "model.onnx"), finalModel);
-  const detections = lastEvaluated?.detections ?? (await evaluateDetector(finalModel, adapter, val)).detections;
-  writeFileAtomic(join(cfg.outDir, "evaluation.json"), JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections }));
-  // The exported file is the user's model with trained weights: its own post-processing must give
-  // what ranksort's evaluation scored, or the drop-in is wrong — say so loudly.
-  if (adapter.modelDetections) {
-    const check = await checkDropIn(finalModel, adapter, val.slice(0, 16).map((s) => readImage(s.path)));
-    writeFileAtomic(join(cfg.outDir, "dropin.json"), JSON.stringify(check, null, 2));
-    cfg.onDropIn?.(check);
-    if (!check.ok) throw new DropInError(`drop-in check FAILED: ${check.summary} — ${join(cfg.outDir, "model.onnx")}'s own outputs disagree with ranksort's evaluation of it (details: ${join(cfg.outDir, "dropin.json")})`);
+    const components = Object.fromEntries(Object.entries(progress.componentSums).map(([k, v]) => [k, v / stepsPerEpoch]));
+    metrics.push({ epoch: epoch + 1, loss: progress.lossSum / stepsPerEpoch, components, ...evaluation.metrics, oLRP: evaluation.oLRP, trainSeconds, imagesPerSecond: train.length / trainSeconds });
+    state = commitRunFiles(dir, {
+      "checkpoint.bin": await checkpointBytes(), "metrics.json": JSON.stringify(metrics, null, 2), "model.onnx": calibrated,
+      "evaluation.json": JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections: evaluation.detections }), "run.json": runJson,
+    }, { epoch: epoch + 1, epochs: cfg.epochs }, state);
   }
   return metrics;
 }

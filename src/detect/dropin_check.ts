@@ -12,8 +12,10 @@ import { iou } from "./boxes.ts";
 import { bindDetector } from "./detector_binding.ts";
 import { DetectorRunner, type ImageDetection } from "./run_detector.ts";
 
+/** The exported model's own outputs disagree with ranksort's evaluation (exit 1: the run finished, its result is wrong). */
 export class DropInError extends Error {
   override name = "DropInError";
+  readonly exitCode = 1;
 }
 
 export interface DropInCheck {

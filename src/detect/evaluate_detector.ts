@@ -7,8 +7,9 @@ import { cocoMetrics, type COCOMetrics, type Detection, type GroundTruth } from 
 import { DetectorRunner } from "./run_detector.ts";
 
 /** COCO AP and oLRP of `modelBytes` on `samples` (original image coordinates). */
-export async function evaluateDetector(modelBytes: Uint8Array, adapter: DetectorAdapter, samples: CocoDataset["samples"], batch = 8): Promise<{ metrics: COCOMetrics; oLRP: number; detections: Detection[] }> {
-  const runner = await DetectorRunner.create(modelBytes, adapter, { batch });
+/** `label` names the model in errors (its file name). */
+export async function evaluateDetector(modelBytes: Uint8Array, adapter: DetectorAdapter, samples: CocoDataset["samples"], batch = 8, label = "model"): Promise<{ metrics: COCOMetrics; oLRP: number; detections: Detection[] }> {
+  const runner = await DetectorRunner.create(modelBytes, adapter, { batch, label });
   const detections: Detection[] = [];
   const gts: GroundTruth[] = [];
   for (let i = 0; i < samples.length; i += batch) {

@@ -100,7 +100,7 @@ export class DetectorRunner {
   }
 
   static async create(model: Uint8Array | ModelProto, adapter: DetectorAdapter, options: DetectorRunnerOptions & { label?: string } = {}): Promise<DetectorRunner> {
-    const bound = await bindDetector(model instanceof Uint8Array ? decodeModel(model) : model, adapter, options.label);
+    const bound = await bindDetector(model instanceof Uint8Array ? decodeModel(model, options.label) : model, adapter, options.label);
     return DetectorRunner.fromBinding(bound, options);
   }
 

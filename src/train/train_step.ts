@@ -59,6 +59,12 @@ export interface TrainStepGraph {
   loss: string;
   /** Output name of each reported scalar. */
   report: Record<string, string>;
+  /**
+   * Output name of a scalar that is 0 when every updated parameter, optimizer state and buffer is
+   * finite, and NaN otherwise (Σ ReduceSum(x·0): x·0 is 0 for finite x, NaN for ±∞ and NaN — no
+   * overflow can fake a divergence). Read with the loss, it tells whether the step may be kept.
+   */
+  nonFinite: string;
   initial: Record<string, TensorProto>;
   /** The inference model the parameters belong to (ties untied when asked). */
   inferenceModel: ModelProto;
@@ -221,10 +227,19 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   }
   // Gradient outputs are not needed by the caller: keep the loss and the updated values.
   for (const [buffer, output] of Object.entries(buffers)) next[buffer] = output;
-  mg.output = mg.output.filter((v) => v.name === lossName || Object.values(next).includes(v.name) || Object.values(report).includes(v.name));
+  // The divergence guard: one finiteness reduction over everything the step would keep.
+  let nonFiniteSum: Value | undefined;
+  for (const v of Object.values(next)) {
+    const s = t.reduceSum(t.mul({ name: v, dtype: "float32" }, c(0)));
+    nonFiniteSum = nonFiniteSum ? t.add(nonFiniteSum, s) : s;
+  }
+  const nonFinite = names2.fresh("non_finite");
+  e.nodes.push(identityNode(e, nonFiniteSum!.name, nonFinite));
+  mg.output.push(valueInfo(nonFinite, "float32", []));
+  mg.output = mg.output.filter((v) => v.name === lossName || v.name === nonFinite || Object.values(next).includes(v.name) || Object.values(report).includes(v.name));
   mg.node.push(...e.nodes);
   importOpsets(m, e);
-  return { model: m, parameters: trainable.map((p) => p.name), buffers: Object.keys(buffers), state, dataInputs, next, loss: lossName, report, initial, inferenceModel: spec.inferenceModel ?? base };
+  return { model: m, parameters: trainable.map((p) => p.name), buffers: Object.keys(buffers), state, dataInputs, next, loss: lossName, report, nonFinite, initial, inferenceModel: spec.inferenceModel ?? base };
 }
 
 function tryReserve(names: NameAllocator, name: string): void {

@@ -16,6 +16,19 @@ function tensorOf(t: TensorProto): HostTensor {
   return { type: "float32", data: new Float32Array(bytes.buffer, 0, bytes.byteLength / 4), dims: t.dims.map(Number) };
 }
 
+/** A train step produced non-finite values; it was discarded and the trainer is as before it. */
+export class DivergenceError extends Error {
+  override name = "DivergenceError";
+  constructor(
+    readonly step: number,
+    readonly learningRate: number,
+    readonly what: string,
+    consequence = "the step was discarded",
+  ) {
+    super(`training diverged at step ${step} (learning rate ${learningRate.toPrecision(3)}): ${what}; ${consequence}`);
+  }
+}
+
 export class Trainer {
   private constructor(
     private readonly spec: TrainStepSpec,
@@ -45,31 +58,59 @@ export class Trainer {
       const t = graph.initial[p]!;
       if (!t.rawData.length) throw new CheckpointError(`parameter "${p}" has no raw data (external data must be loaded first)`);
       const v = tensorOf(t);
+      const bad = (v.data as Float32Array).findIndex((x) => !Number.isFinite(x));
+      // A broken model is not a learning-rate problem: say so before any step runs.
+      if (bad >= 0) throw new CheckpointError(`the model's parameter "${p}" holds ${(v.data as Float32Array)[bad]} at index ${bad} (the model file itself is not finite)`);
       values[p] = v;
       for (const s of graph.state[p] ?? []) values[s] = { type: "float32", data: new Float32Array(v.data.length), dims: v.dims };
     }
     return new Trainer(spec, graph, session, values, 0);
   }
 
-  /** One step on `batch` (the loss's and the model's data inputs); returns the loss before the update. */
+  /**
+   * One step on `batch` (the loss's and the model's data inputs); returns the loss before the update.
+   * A step whose loss or updated values are not finite is discarded (parameters, optimizer state and
+   * step stay as they were) and throws DivergenceError.
+   */
   async trainStep(batch: Record<string, HostTensor>, learningRate: number): Promise<number> {
     for (const name of this.graph.dataInputs) if (!(name in batch)) throw new Error(`trainStep: missing input "${name}" (needs: ${this.graph.dataInputs.join(", ")})`);
     const feeds: Record<string, HostTensor | OrtTensor> = { ...batch, ...this.values };
     feeds[LEARNING_RATE] = { type: "float32", data: new Float32Array([learningRate]), dims: [] };
     feeds[STEP] = { type: "float32", data: new Float32Array([this.step + 1]), dims: [] };
     const out = await this.session.runTensors(feeds);
-    for (const [name, nextName] of Object.entries(this.graph.next)) {
-      // The previous step's GPU tensors are released as their successors arrive (they are the
-      // session's outputs, which onnxruntime-web leaves to the caller).
-      const old = this.values[name] as OrtTensor & { dispose?: () => void };
-      this.values[name] = out[nextName]!;
-      if (old !== this.values[name] && old.location === "gpu-buffer") old.dispose?.();
-    }
-    this.step++;
     const loss = ((await download(out[this.graph.loss]!)).data as Float32Array)[0]!;
-    if (!Number.isFinite(loss)) throw new Error(`trainStep: the loss is ${loss} at step ${this.step} (diverged; lower the learning rate or clip gradients)`);
+    const nonFinite = ((await download(out[this.graph.nonFinite]!)).data as Float32Array)[0]!;
+    const kept = Number.isFinite(loss) && nonFinite === 0;
+    for (const [name, nextName] of Object.entries(this.graph.next)) {
+      // The replaced tensors are released as their successors arrive (GPU tensors are the session's
+      // outputs, which onnxruntime-web leaves to the caller); a discarded step releases its own.
+      const fresh = out[nextName]! as OrtTensor & { dispose?: () => void };
+      const old = this.values[name] as OrtTensor & { dispose?: () => void };
+      const dropped = kept ? old : fresh;
+      if (kept) this.values[name] = fresh;
+      if (dropped !== this.values[name] && dropped.location === "gpu-buffer") dropped.dispose?.();
+    }
+    if (!kept) throw new DivergenceError(this.step + 1, learningRate, Number.isFinite(loss) ? "the updated parameters or optimizer state are not finite" : `the loss is ${loss}`);
+    this.step++;
     this.lastReport = {};
     for (const [key, name] of Object.entries(this.graph.report)) this.lastReport[key] = ((await download(out[name]!)).data as Float32Array)[0]!;
+    return loss;
+  }
+
+  /**
+   * The loss at the current parameters on `batch`, nothing updated (a step run and discarded): the
+   * check that the last step of an epoch left a model that still computes, before it is committed.
+   */
+  async lossAt(batch: Record<string, HostTensor>): Promise<number> {
+    const feeds: Record<string, HostTensor | OrtTensor> = { ...batch, ...this.values };
+    feeds[LEARNING_RATE] = { type: "float32", data: new Float32Array([0]), dims: [] };
+    feeds[STEP] = { type: "float32", data: new Float32Array([this.step + 1]), dims: [] };
+    const out = await this.session.runTensors(feeds);
+    const loss = ((await download(out[this.graph.loss]!)).data as Float32Array)[0]!;
+    for (const nextName of Object.values(this.graph.next)) {
+      const t = out[nextName] as OrtTensor & { dispose?: () => void };
+      if (t.location === "gpu-buffer" && !Object.values(this.values).includes(t)) t.dispose?.();
+    }
     return loss;
   }
 
@@ -88,13 +129,22 @@ export class Trainer {
   }
 
   async saveCheckpoint(path: string, config: Record<string, unknown> = {}): Promise<void> {
+    writeCheckpoint(path, await this.checkpoint(config));
+  }
+
+  /** Weights, optimizer state, step and config, as a checkpoint to write or encode. */
+  async checkpoint(config: Record<string, unknown> = {}): Promise<Checkpoint> {
     const tensors = await this.host(Object.keys(this.values));
-    writeCheckpoint(path, { step: this.step, config: { optimizer: this.spec.optimizer, clipGradNorm: this.spec.clipGradNorm, ...config }, tensors });
+    return { step: this.step, config: { optimizer: this.spec.optimizer, clipGradNorm: this.spec.clipGradNorm, ...config }, tensors };
   }
 
   /** Restore weights, optimizer state and step; the checkpoint must match this train step's tensors. */
   loadCheckpoint(path: string): Checkpoint {
-    const ckpt = readCheckpoint(path);
+    return this.restore(readCheckpoint(path), path);
+  }
+
+  /** Restore from a checkpoint already read (`path` labels errors). */
+  restore(ckpt: Checkpoint, path: string): Checkpoint {
     for (const name of Object.keys(this.values)) {
       const t = ckpt.tensors[name];
       if (!t) throw new CheckpointError(`${path}: no tensor "${name}" (the checkpoint belongs to another model or optimizer)`);

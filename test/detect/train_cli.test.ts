@@ -25,7 +25,7 @@ describe("ranksort train / eval", () => {
     for (const key of ["AP", "AP50", "AP75", "APs", "APm", "APl", "oLRP", "imagesPerSecond"]) expect(typeof metrics[1][key]).toBe("number");
     expect(Object.keys(metrics[1].components).sort()).toEqual(["box", "lambda", "ranking", "sorting"]);
     expect(existsSync(join(dir, "run", "checkpoint.bin"))).toBe(true);
-    const resumed = run("train", ...base, "--epochs", "2", "--resume");
+    const resumed = run("train", ...base, "--epochs", "2", "--resume", "--accept-change", "epochs");
     expect(resumed.status).toBe(0);
     metrics = JSON.parse(readFileSync(join(dir, "run", "metrics.json"), "utf8"));
     expect(metrics.map((m: { epoch: number }) => m.epoch)).toEqual([0, 1, 2]);

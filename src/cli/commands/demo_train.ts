@@ -51,6 +51,8 @@ export async function demoTrainCommand(argv: string[]): Promise<number> {
     optimizer: "sgd",
     loss: values.loss === "focal" ? "focal" : "rs",
     backend: values.backend as ExecutionProvider,
+    overwrite: true, // the demo always starts over in runs/demo
+    handleSignals: true,
     onProgress: (p) => {
       if (tty) process.stderr.write(`\r${progressLine(p)}`);
       else if (p.step === p.steps) process.stderr.write(`${progressLine(p)}\n`);

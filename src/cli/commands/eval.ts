@@ -2,8 +2,10 @@
 // file, or of an exported detector on a COCO-format dataset.
 
 import { existsSync, readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { parseArgs } from "node:util";
-import { loadCoco } from "../../data/coco.ts";
+import { DatasetError, loadCoco } from "../../data/coco.ts";
+import { ModelFormatError } from "../../onnx/model_codec.ts";
 import { loadAdapter } from "../../detect/adapter.ts";
 import { readGroundTruthFile, readResultsFile } from "../../detect/coco_files.ts";
 import { type COCOMetrics, cocoMetrics, type EvaluationOptions } from "../../detect/evaluate.ts";
@@ -79,7 +81,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (values["olrp-ties"] || values["honour-ignore"]) throw new UsageError("--olrp-ties and --honour-ignore apply to --annotations/--detections evaluation");
   if (!existsSync(values.model!)) throw new UsageError(`--model ${values.model}: no such file`);
   const ds = loadCoco(values.data!);
-  const r = await evaluateDetector(new Uint8Array(readFileSync(values.model!)), loadAdapter(values.preset!), ds.samples);
+  if (!ds.samples.some((s) => s.classes.length)) throw new DatasetError(`${values.data}: no image has an annotation; AP and oLRP are undefined without ground truth`);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(values.model!));
+  } catch (e) {
+    throw new ModelFormatError(`cannot read model ${values.model}: ${(e as Error).message}`);
+  }
+  const r = await evaluateDetector(bytes, loadAdapter(values.preset!), ds.samples, 8, basename(values.model!));
   if (values.json) console.log(JSON.stringify({ ...r.metrics, images: ds.samples.length, detections: r.detections.length }));
   else console.log(metricsTable(r.metrics, `${values.model} on ${values.data}: ${ds.samples.length} images, ${r.detections.length} detections`, (k) => ds.categories[Number(k)]?.name ?? k));
   return 0;

@@ -2,19 +2,27 @@
 
 import { parseArgs } from "node:util";
 import { loadAdapter } from "../../detect/adapter.ts";
+import { rmdirSync } from "node:fs";
 import { type Progress, trainDetector } from "../../detect/detector_training.ts";
+import { freshRunFolder } from "../../train/run_folder.ts";
+import { ACCEPTABLE_CHANGES } from "../../train/run_signature.ts";
 import type { ExecutionProvider } from "../../runtime/session.ts";
 import { UsageError } from "../usage_error.ts";
 
-export const trainUsage = `ranksort train --model m.onnx --preset P --data DIR --out RUN [--epochs 12] [--batch 8] [--lr 0.01]
+export const trainUsage = `ranksort train --model m.onnx --preset P --data DIR [--out RUN] [--epochs 12] [--batch 8] [--lr 0.01]
                [--freeze PATTERN[,PATTERN]]
                [--optimizer sgd|adamw] [--loss rs|focal] [--backend cpu|wasm|webgpu|cuda]
-               [--loss-kernels body|webgpu|cpu|cuda] [--resume]
+               [--loss-kernels body|webgpu|cpu|cuda] [--resume [--accept-change F,…] | --overwrite]
 
 Fine-tunes an exported detector (the preset or an adapter JSON maps its outputs) on a COCO-format
 dataset (DIR/annotations.json, DIR/images/) with Rank & Sort loss (the official heads' form) or
-Focal + GIoU. After each epoch: RUN/checkpoint.bin, and COCO AP / AP50 / AP75 / oLRP on the held-out
-last 20% of images in RUN/metrics.json. --resume continues from RUN/checkpoint.bin.
+Focal + GIoU. After each epoch, committed together: RUN/checkpoint.bin, RUN/model.onnx, and COCO
+AP / AP50 / AP75 / oLRP on the held-out last 20% of images in RUN/metrics.json. Without --out a new
+folder runs/train, runs/train2, … is used. A folder holding a run is refused unless --resume
+(continue from its last commit; batch, epochs, lr, optimizer, loss, data and model must match, or
+--accept-change epochs,lr,data,model lets those differ) or --overwrite (replace it). A diverging
+step stops the run with the last good epoch intact; Ctrl-C (SIGINT/SIGTERM) commits the current
+step and exits with how to resume.
 --backend picks onnxruntime's execution provider for the detector's forward, backward and optimizer.
 --loss-kernels picks where the RS/AP/aLRP ops run: body = their ONNX function bodies on that EP;
 webgpu = the WGSL kernels on onnxruntime-web's GPU device (tensors never leave the GPU; the default
@@ -25,6 +33,7 @@ The model may be an ordinary export with post-processing: the adapter names its 
 \`ranksort inspect MODEL\`); model.onnx is then the same file with trained weights, checked as a drop-in.`;
 
 export function num(name: string, v: string | undefined, min: number, integer = false): number {
+  if (v === undefined || v.trim() === "") throw new UsageError(`--${name} needs a value (${integer ? "an integer" : "a number"} >= ${min})`);
   const n = Number(v);
   if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} must be ${integer ? "an integer" : "a number"} >= ${min}, got ${v}`);
   return n;
@@ -38,9 +47,29 @@ export function progressLine(p: Progress): string {
   return `epoch ${p.epoch}/${p.epochs} [${"#".repeat(done)}${"-".repeat(width - done)}] step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} ${parts.join(" ")} ETA ${eta}`;
 }
 
+/**
+ * `--lr -1` as `--lr=-1`: parseArgs calls a dash-led value "ambiguous"; for options that take a
+ * value, a following number is that value (the range check then says what is allowed).
+ */
+export function attachNegativeNumbers(argv: string[], valued: Iterable<string>): string[] {
+  const names = new Set([...valued].map((n) => `--${n}`));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (names.has(a) && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+const VALUED = ["model", "preset", "data", "out", "epochs", "batch", "lr", "optimizer", "loss", "backend", "loss-kernels", "accept-change", "freeze"];
+
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: argv,
+    args: attachNegativeNumbers(argv, VALUED),
     options: {
       model: { type: "string" }, preset: { type: "string" }, data: { type: "string" }, out: { type: "string" },
       epochs: { type: "string", default: "12" }, batch: { type: "string" }, lr: { type: "string", default: "0.01" },
@@ -48,39 +77,66 @@ export async function trainCommand(argv: string[]): Promise<number> {
       "loss-kernels": { type: "string" },
       freeze: { type: "string" },
       resume: { type: "boolean", default: false },
+      overwrite: { type: "boolean", default: false },
+      "accept-change": { type: "string" },
     },
   });
-  for (const k of ["model", "preset", "data", "out"] as const) if (!values[k]) throw new UsageError(`--${k} is required\n\n${trainUsage}`);
+  for (const k of ["model", "preset", "data"] as const) if (!values[k]) throw new UsageError(`--${k} is required\n\n${trainUsage}`);
+  if (values.resume && values.overwrite) throw new UsageError("--resume and --overwrite exclude each other");
+  if (values.resume && !values.out) throw new UsageError("--resume needs --out RUN (the run folder to continue)");
+  const acceptChanges = values["accept-change"]?.split(",").map((f) => f.trim()).filter(Boolean) ?? [];
+  for (const f of acceptChanges) if (!(ACCEPTABLE_CHANGES as readonly string[]).includes(f)) throw new UsageError(`--accept-change: ${f} cannot be accepted; one of ${ACCEPTABLE_CHANGES.join(", ")}`);
+  if (acceptChanges.length && !values.resume) throw new UsageError("--accept-change applies to --resume only");
   if (values.loss !== "rs" && values.loss !== "focal") throw new UsageError(`--loss must be rs or focal, got ${values.loss}`);
   if (values["loss-kernels"] !== undefined && !["body", "webgpu", "cpu", "cuda"].includes(values["loss-kernels"])) {
     throw new UsageError(`--loss-kernels must be body, webgpu, cpu or cuda, got ${values["loss-kernels"]}`);
   }
   if (values.optimizer !== "sgd" && values.optimizer !== "adamw") throw new UsageError(`--optimizer must be sgd or adamw, got ${values.optimizer}`);
+  const epochs = num("epochs", values.epochs, 1, true);
+  const batch = values.batch === undefined ? undefined : num("batch", values.batch, 1, true);
+  const lr = num("lr", values.lr, 0);
+  const adapter = loadAdapter(values.preset!);
+  const outDir = values.out ?? freshRunFolder("runs", "train");
+  if (!values.out) console.error(`run folder: ${outDir}`);
   const tty = process.stderr.isTTY;
   const metrics = await trainDetector({
     modelPath: values.model!,
-    adapter: loadAdapter(values.preset!),
+    adapter,
     dataDir: values.data!,
-    outDir: values.out!,
-    epochs: num("epochs", values.epochs, 1, true),
-    batch: values.batch === undefined ? undefined : num("batch", values.batch, 1, true),
+    outDir,
+    epochs,
+    batch,
     freeze: values.freeze?.split(",").map((p) => p.trim()).filter((p) => p),
-    lr: num("lr", values.lr, 0),
+    lr,
     optimizer: values.optimizer,
     loss: values.loss,
     backend: values.backend as ExecutionProvider,
     lossKernels: values["loss-kernels"] ?? (values.backend === "webgpu" ? "webgpu" : "body"),
     resume: values.resume,
+    overwrite: values.overwrite,
+    acceptChanges,
+    handleSignals: true,
     onDropIn: (c) => console.log(`drop-in check: ${c.ok ? "passed" : "FAILED"} — ${c.summary}`),
     onProgress: (p) => {
       if (tty) process.stderr.write(`\r${progressLine(p)}`);
       else if (p.step === p.steps) process.stderr.write(`${progressLine(p)}\n`);
     },
+  }).catch((e) => {
+    if (!values.out) removeIfEmpty(outDir); // a fresh folder that got nothing is not left behind
+    throw e;
   });
   if (tty) process.stderr.write("\n");
   for (const m of metrics) {
     console.log(`epoch ${m.epoch}: loss ${(m.loss === null ? "  -  " : m.loss.toFixed(3))}  AP ${m.AP.toFixed(3)}  AP50 ${m.AP50.toFixed(3)}  AP75 ${m.AP75.toFixed(3)}  oLRP ${m.oLRP.toFixed(3)}  ${m.epoch === 0 ? "-" : m.imagesPerSecond.toFixed(1)} img/s`);
   }
-  console.log(`run folder: ${values.out} (metrics.json, checkpoint.bin, model.onnx)`);
+  console.log(`run folder: ${outDir} (metrics.json, checkpoint.bin, model.onnx)`);
   return 0;
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty (something was committed) or already gone
+  }
 }
