@@ -124,7 +124,7 @@ export async function bindDetector(source: ModelProto, adapter: DetectorAdapter,
     if (c[2] !== b[2] || c[3] !== b[3]) throw new AdapterError(`adapter "${adapter.name}": level ${i} class tensor is ${c[2]}×${c[3]} but its box tensor is ${b[2]}×${b[3]}: they are not the same level`);
     const A = expectedAnchors(adapter, i);
     if (b[1]! !== 4 * A) {
-      const why = b[1]! % 4 === 0 && b[1]! / 4 >= 8 && A === 1 ? ` — box outputs look like DFL bins (${b[1]! / 4} per side), which need a model-native adapter` : "";
+      const why = b[1]! % 4 === 0 ? ` (${b[1]} = 4 × ${b[1]! / 4}: ${b[1]! / 4} anchors per location, a different anchor setup${A === 1 && b[1]! / 4 >= 8 ? `, or DFL bins (${b[1]! / 4} per side), which need a model-native adapter` : ""})` : "";
       throw new AdapterError(`adapter "${adapter.name}": level ${i} box tensor "${level.boxes}" has ${b[1]} channels, expected 4 × ${A} anchors per location${why}`);
     }
     if (c[1]! % A !== 0) throw new AdapterError(`adapter "${adapter.name}": anchors per location disagree at level ${i}: the box tensor has ${A} (${b[1]} channels), but the class tensor's ${c[1]} channels are not a multiple of ${A}`);

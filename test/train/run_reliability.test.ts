@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeSyntheticDataset } from "../../src/data/synthetic_dataset.ts";
-import { decodeModel } from "../../src/onnx/model_codec.ts";
+import { decodeModel, encodeModel } from "../../src/onnx/model_codec.ts";
 import { readCheckpoint } from "../../src/train/checkpoint.ts";
 import { mulberry32 } from "../../src/util/random.ts";
 import { errorLines, ranksort, sleep, startRanksort, tinyModel } from "../support/train_run.ts";
@@ -42,6 +42,17 @@ beforeAll(() => {
   if (r.status !== 0) throw new Error(`reference run failed: ${r.stderr}`);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The demo model with other weights: fits the preset, but is a different model. */
+function otherModel(): string {
+  const m = decodeModel(new Uint8Array(readFileSync(tinyModel)));
+  const t = m.graph!.initializer.find((x) => x.rawData.length >= 4)!;
+  t.rawData = t.rawData.slice();
+  t.rawData[0] = t.rawData[0]! ^ 1;
+  const path = join(mkdtempSync(join(tmpdir(), "ranksort-other-model-")), "other.onnx");
+  writeFileSync(path, encodeModel(m));
+  return path;
+}
 
 describe("ranksort train survives faults", () => {
   test("kill -9 at random moments, then --resume: every epoch once, checkpoint and model bit-identical", async () => {
@@ -137,7 +148,7 @@ describe("ranksort train survives faults", () => {
       [[...args(copy, "--resume"), "--batch", "2"], /--resume: --batch differs from the run's \(4 there, 2 now\); it cannot change within a run/],
       [[...args(copy, "--resume"), "--epochs", "5"], /--resume: --epochs differs from the run's \(3 there, 5 now\); pass the same value, or --accept-change epochs/],
       [[...args(copy, "--resume"), "--lr", "0.02"], /--resume: --lr differs/],
-      [[...args(copy, "--resume"), "--model", join(tinyModel, "..", "tiny_retinanet_128.onnx")], /--resume: the model \(--model: a different file\) differs/],
+      [[...args(copy, "--resume"), "--model", otherModel()], /--resume: the model \(--model: a different file\) differs/],
       [[...args(copy, "--resume"), "--optimizer", "adamw"], /--resume: --optimizer differs/],
     ];
     for (const [argv, message] of table) {
