@@ -2,7 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { alrpLoss, apLoss, rankSortLoss, readCase } from "../src/index.ts";
+import { alrpLoss, apLoss, rankSortLoss } from "../src/index.ts";
+import { readCase } from "../src/cases/case_file.ts";
 import { goldenDir, maxToleranceRatio, LOSS_TOL } from "./support/golden.ts";
 
 const dir = goldenDir();

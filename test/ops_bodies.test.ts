@@ -121,7 +121,7 @@ describe("ranksort export-op", () => {
     const out = mkdtempSync(join(tmpdir(), "ranksort-export-"));
     try {
       const model = join(out, "rs.onnx");
-      const r = spawnSync("node", [join(root, "bin", "ranksort.mjs"), "export-op", "RankSortLoss", "--delta", "0.5", "-o", model], { encoding: "utf8" });
+      const r = spawnSync(process.execPath, [join(root, "bin", "ranksort.mjs"), "export-op", "RankSortLoss", "--delta", "0.5", "-o", model], { encoding: "utf8" });
       expect(r.status).toBe(0);
       // A script that knows nothing of ranksort, resolved from the repository's node_modules.
       const script = join(root, "node_modules", `.ranksort-plain-${process.pid}.mjs`);

@@ -11,6 +11,8 @@ import { DatasetError } from "../data/coco.ts";
 import { ImageError } from "../data/image.ts";
 import { AdapterError } from "../detect/adapter.ts";
 import { UsageError } from "./usage_error.ts";
+import { closest, withFlagSuggestion } from "./did_you_mean.ts";
+import { packageVersion } from "./version.ts";
 
 interface Command {
   summary: string;
@@ -68,18 +70,23 @@ const commands: Record<string, Command> = {
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: ranksort <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nranksort <command> --help for a command's options`;
+  return `usage: ranksort <command> [options]     (ranksort --version)\n\ncommands:\n${lines.join("\n")}\n\nranksort <command> --help for a command's options`;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-v" || name === "version") {
+    console.log(packageVersion());
+    return 0;
+  }
   if (!name || name === "help" || name === "--help" || name === "-h") {
     console.log(usage());
     return name ? 0 : 2;
   }
   const command = commands[name];
   if (!command) {
-    console.error(`ranksort: unknown command "${name}"\n\n${usage()}`);
+    const guess = closest(name, Object.keys(commands));
+    console.error(`ranksort: unknown command "${name}"${guess ? ` (did you mean "${guess}"?)` : ""}\n\n${usage()}`);
     return 2;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
@@ -87,7 +94,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await command.run(rest);
+    return await command.run(rest).catch(async (e: unknown) => {
+      throw withFlagSuggestion(e, await command.usage());
+    });
   } catch (e) {
     const known = e instanceof UsageError || e instanceof RankSortInputError || e instanceof CaseFormatError || e instanceof BackendUnavailableError || e instanceof ModelFormatError || e instanceof GradientError || e instanceof RuntimeError || e instanceof ModelValidationError || e instanceof DatasetError || e instanceof ImageError || e instanceof AdapterError;
     const argError = (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");

@@ -7,8 +7,8 @@
 //                 "config": {...}, "tensors": { name: { "dtype", "dims", "offset", "length" } } }
 //   then         the tensors' raw data; offsets count from the end of the header, 8-byte aligned.
 
-import { readFileSync } from "node:fs";
 import { writeFileAtomic } from "../util/atomic_write.ts";
+import { nodeBuiltin } from "../util/node_builtins.ts";
 import type { HostTensor } from "../runtime/host_tensor.ts";
 
 const MAGIC = "RSCKPT01";
@@ -46,7 +46,7 @@ const ARRAYS = { float32: Float32Array, float64: Float64Array, int64: BigInt64Ar
 export function readCheckpoint(path: string): Checkpoint {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = nodeBuiltin("node:fs", `reading checkpoint ${path}`).readFileSync(path);
   } catch (e) {
     throw new CheckpointError(`cannot read checkpoint ${path}: ${(e as Error).message}`);
   }

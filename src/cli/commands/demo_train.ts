@@ -3,8 +3,7 @@
 // metrics per epoch, and leave everything in runs/demo/.
 
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { writeSyntheticDataset } from "../../data/synthetic_dataset.ts";
 import { PRESETS } from "../../detect/adapter.ts";
@@ -12,6 +11,7 @@ import { trainDetector } from "../../detect/detector_training.ts";
 import type { ExecutionProvider } from "../../runtime/session.ts";
 import { reportFor } from "./report.ts";
 import { progressLine } from "./train.ts";
+import { packagePath } from "../../util/package_root.ts";
 
 export const demoTrainUsage = `ranksort demo [--out runs/demo] [--images 400] [--epochs 20] [--backend cpu] [--loss rs|focal]
 
@@ -30,7 +30,6 @@ export async function demoTrainCommand(argv: string[]): Promise<number> {
       loss: { type: "string", default: "rs" },
     },
   });
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
   const out = values.out!;
   const data = join(out, "data");
   if (!existsSync(join(data, "annotations.json"))) {
@@ -41,7 +40,7 @@ export async function demoTrainCommand(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const tty = process.stderr.isTTY;
   const metrics = await trainDetector({
-    modelPath: join(root, "models", "tiny_fcos_128.onnx"),
+    modelPath: packagePath("models/tiny_fcos_128.onnx"),
     adapter: PRESETS["tiny-fcos"]!,
     dataDir: data,
     outDir: out,
