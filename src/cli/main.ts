@@ -46,6 +46,11 @@ const commands: Record<string, Command> = {
     usage: async () => (await import("./commands/eval.ts")).evalUsage,
     run: async (argv) => (await import("./commands/eval.ts")).evalCommand(argv),
   },
+  predict: {
+    summary: "run a detector on images: COCO results JSON and PNGs with boxes drawn",
+    usage: async () => (await import("./commands/predict.ts")).predictUsage,
+    run: async (argv) => (await import("./commands/predict.ts")).predictCommand(argv),
+  },
   report: {
     summary: "write RUN/report.html (loss curves, AP per epoch, PR curves, images with boxes)",
     usage: async () => (await import("./commands/report.ts")).reportUsage,
