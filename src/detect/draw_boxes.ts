@@ -4,9 +4,9 @@
 
 import type { RGBImage } from "../data/image.ts";
 
-/** Distinct, saturated class colours (index = class % length). */
+/** Distinct, light class colours (index = class % length): they stand out against natural and primary-coloured scenes. */
 export const CLASS_COLOURS: readonly [number, number, number][] = [
-  [255, 64, 64], [64, 220, 64], [64, 140, 255], [255, 200, 0], [230, 64, 230], [0, 220, 220], [255, 140, 0], [160, 100, 255],
+  [255, 230, 0], [255, 0, 255], [0, 255, 255], [255, 140, 0], [255, 255, 255], [140, 255, 0], [255, 120, 160], [120, 170, 255],
 ];
 
 /** A box to draw: [x1, y1, x2, y2] in the image's pixels; `score` is printed at its top-left. */
@@ -56,8 +56,9 @@ export function drawLabel(img: RGBImage, text: string, x: number, y: number, sca
 
 /** A copy of `image` with the boxes drawn (later boxes on top); labels scale up on large images. */
 export function drawBoxes(image: RGBImage, boxes: readonly DrawnBox[]): RGBImage {
+  // Ground truth (dashed) is white; predictions take the class colours.
   const img: RGBImage = { width: image.width, height: image.height, data: new Uint8Array(image.data) };
-  const scale = Math.max(1, Math.round(Math.min(img.width, img.height) / 256));
+  const scale = Math.max(1, Math.round(Math.min(img.width, img.height) / 160));
   for (const b of boxes) {
     const [x1, y1, x2, y2] = b.box.map((v) => Math.round(v)) as [number, number, number, number];
     const colour = b.dashed ? [255, 255, 255] : CLASS_COLOURS[b.classIndex % CLASS_COLOURS.length]!;
