@@ -35,6 +35,8 @@ export interface DetectorTrainConfig {
   seed?: number;
   /** Fraction of images held out for evaluation (the last ones). Default 0.2. */
   valFraction?: number;
+  /** A separate COCO-format validation set (same categories); then every image of dataDir trains. */
+  valDir?: string;
   onProgress?: (p: Progress) => void;
 }
 
@@ -64,7 +66,11 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
   if (dataset.categories.length !== cfg.adapter.numClasses) {
     throw new AdapterError(`the dataset has ${dataset.categories.length} categories but the model (${cfg.adapter.name}) predicts ${cfg.adapter.numClasses}`);
   }
-  const { train, val } = split(dataset, cfg.valFraction ?? 0.2);
+  const valSet = cfg.valDir ? loadCoco(cfg.valDir) : undefined;
+  if (valSet && valSet.categories.map((c) => c.id).join() !== dataset.categories.map((c) => c.id).join()) {
+    throw new AdapterError(`validation set ${cfg.valDir} has category ids ${valSet.categories.map((c) => c.id).join(", ")}; the training set has ${dataset.categories.map((c) => c.id).join(", ")}`);
+  }
+  const { train, val } = valSet ? { train: dataset.samples, val: valSet.samples } : split(dataset, cfg.valFraction ?? 0.2);
   if (!train.length) throw new Error(`no training images left after holding out ${val.length} for evaluation`);
   const layout = anchorLayout(cfg.adapter);
   const model = readModel(cfg.modelPath);
@@ -95,7 +101,7 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
     metrics = [{ epoch: 0, loss: null, components: {}, ...before.metrics, oLRP: before.oLRP, trainSeconds: 0, imagesPerSecond: 0 }];
     writeFileAtomic(metricsFile, JSON.stringify(metrics, null, 2));
   }
-  writeFileAtomic(join(cfg.outDir, "run.json"), JSON.stringify({ data: cfg.dataDir, adapter: cfg.adapter, loss: cfg.loss, optimizer: cfg.optimizer, batch: cfg.batch, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend, lossKernels: cfg.lossKernels ?? "body" }, null, 2));
+  writeFileAtomic(join(cfg.outDir, "run.json"), JSON.stringify({ data: cfg.dataDir, val: cfg.valDir ?? null, valFraction: cfg.valDir ? null : (cfg.valFraction ?? 0.2), seed: cfg.seed ?? 1, adapter: cfg.adapter, loss: cfg.loss, optimizer: cfg.optimizer, batch: cfg.batch, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend, lossKernels: cfg.lossKernels ?? "body" }, null, 2));
   // The trained weights as an inference model, BatchNorm statistics re-estimated (precise BN).
   const exportCalibrated = async () => encodeModel(await recalibrateBatchNorm(await trainer.exportModel(), () => imageBatches(train, cfg.adapter, cfg.batch, 16)));
   let lastEvaluated: { model: Uint8Array; detections: Detection[] } | undefined;

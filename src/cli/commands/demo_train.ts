@@ -10,7 +10,7 @@ import { PRESETS } from "../../detect/adapter.ts";
 import { trainDetector } from "../../detect/detector_training.ts";
 import type { ExecutionProvider } from "../../runtime/session.ts";
 import { reportFor } from "./report.ts";
-import { progressLine } from "./train.ts";
+import { printMetricsTable, progressLine } from "./train.ts";
 import { packagePath } from "../../util/package_root.ts";
 
 export const demoTrainUsage = `ranksort demo [--out runs/demo] [--images 400] [--epochs 20] [--backend cpu] [--loss rs|focal]
@@ -56,10 +56,7 @@ export async function demoTrainCommand(argv: string[]): Promise<number> {
     },
   });
   if (tty) process.stderr.write("\n");
-  console.log("\nepoch   loss    AP     AP50   AP75   oLRP   img/s");
-  for (const m of metrics) {
-    console.log(`${String(m.epoch).padStart(5)}  ${(m.loss === null ? "  -  " : m.loss.toFixed(3))}  ${m.AP.toFixed(3)}  ${m.AP50.toFixed(3)}  ${m.AP75.toFixed(3)}  ${m.oLRP.toFixed(3)}  ${m.epoch === 0 ? "-" : m.imagesPerSecond.toFixed(1)}`);
-  }
+  printMetricsTable(metrics);
   const report = reportFor(out);
   console.log(`\n${((performance.now() - t0) / 1000).toFixed(0)} s. Run folder: ${out} (metrics.json, checkpoint.bin, model.onnx); report: ${report}`);
   return 0;

@@ -17,9 +17,11 @@ export function reportFor(run: string): string {
   for (const f of ["metrics.json", "run.json", "evaluation.json"]) {
     if (!existsSync(join(run, f))) throw new UsageError(`${run} has no ${f}: is it a finished ranksort train/demo run folder?`);
   }
-  const config = JSON.parse(readFileSync(join(run, "run.json"), "utf8")) as { data: string };
+  const config = JSON.parse(readFileSync(join(run, "run.json"), "utf8")) as { data: string; val?: string | null } & Record<string, unknown>;
   const evaluation = JSON.parse(readFileSync(join(run, "evaluation.json"), "utf8"));
-  return writeReport({ runDir: run, metrics: readMetrics(run), dataset: loadCoco(config.data), detections: evaluation.detections, validationImageIds: evaluation.validationImageIds });
+  // Validation images come from the separate set when the run had one (--val).
+  const dataset = loadCoco(config.val ?? config.data);
+  return writeReport({ runDir: run, metrics: readMetrics(run), dataset, detections: evaluation.detections, validationImageIds: evaluation.validationImageIds, settings: config });
 }
 
 export async function reportCommand(argv: string[]): Promise<number> {

@@ -1,19 +1,21 @@
 // `ranksort train` and `ranksort eval`: fine-tune an exported detector on a COCO-format dataset.
 
 import { parseArgs } from "node:util";
-import { loadAdapter } from "../../detect/adapter.ts";
-import { type Progress, trainDetector } from "../../detect/detector_training.ts";
+import { loadAdapter, PRESETS } from "../../detect/adapter.ts";
+import { type EpochMetrics, type Progress, trainDetector } from "../../detect/detector_training.ts";
 import type { ExecutionProvider } from "../../runtime/session.ts";
 import { UsageError } from "../usage_error.ts";
 
 export const trainUsage = `ranksort train --model m.onnx --preset P --data DIR --out RUN [--epochs 12] [--batch 8] [--lr 0.01]
                [--optimizer sgd|adamw] [--loss rs|focal] [--backend cpu|wasm|webgpu|cuda]
-               [--loss-kernels body|webgpu|cpu|cuda] [--resume]
+               [--loss-kernels body|webgpu|cpu|cuda] [--resume] [--seed 1] [--val DIR | --val-fraction 0.2]
 
 Fine-tunes an exported detector (the preset or an adapter JSON maps its outputs) on a COCO-format
 dataset (DIR/annotations.json, DIR/images/) with Rank & Sort loss (the official heads' form) or
 Focal + GIoU. After each epoch: RUN/checkpoint.bin, and COCO AP / AP50 / AP75 / oLRP on the held-out
-last 20% of images in RUN/metrics.json. --resume continues from RUN/checkpoint.bin.
+last 20% of images (--val-fraction) or on a separate set (--val DIR) in RUN/metrics.json; at the
+end RUN/model.onnx and RUN/report.html. --resume continues from RUN/checkpoint.bin. --seed fixes
+the shuffling and augmentation. Presets: ${Object.keys(PRESETS).join(", ")} (or an adapter JSON file).
 --backend picks onnxruntime's execution provider for the detector's forward, backward and optimizer.
 --loss-kernels picks where the RS/AP/aLRP ops run: body = their ONNX function bodies on that EP;
 webgpu = the WGSL kernels on onnxruntime-web's GPU device (tensors never leave the GPU; the default
@@ -33,6 +35,22 @@ export function progressLine(p: Progress): string {
   return `epoch ${p.epoch}/${p.epochs} [${"#".repeat(done)}${"-".repeat(width - done)}] step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} ${parts.join(" ")} ETA ${eta}`;
 }
 
+function valFraction(v: string | undefined, valDir: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (valDir) throw new UsageError("--val and --val-fraction exclude each other: --val DIR replaces the hold-out");
+  const f = Number(v);
+  if (!(f > 0 && f < 1)) throw new UsageError(`--val-fraction must be between 0 and 1 (exclusive), got ${v}`);
+  return f;
+}
+
+/** The per-epoch table of `train` and `demo` (epoch 0 = the model before training; oLRP: lower is better). */
+export function printMetricsTable(metrics: readonly EpochMetrics[]): void {
+  console.log("\nepoch   loss    AP     AP50   AP75   oLRP↓  img/s");
+  for (const m of metrics) {
+    console.log(`${String(m.epoch).padStart(5)}  ${(m.loss === null ? "  -  " : m.loss.toFixed(3))}  ${m.AP.toFixed(3)}  ${m.AP50.toFixed(3)}  ${m.AP75.toFixed(3)}  ${m.oLRP.toFixed(3)}  ${m.epoch === 0 ? "-" : m.imagesPerSecond.toFixed(1)}`);
+  }
+}
+
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -42,6 +60,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       optimizer: { type: "string", default: "sgd" }, loss: { type: "string", default: "rs" }, backend: { type: "string", default: "cpu" },
       "loss-kernels": { type: "string" },
       resume: { type: "boolean", default: false },
+      seed: { type: "string", default: "1" }, val: { type: "string" }, "val-fraction": { type: "string" },
     },
   });
   for (const k of ["model", "preset", "data", "out"] as const) if (!values[k]) throw new UsageError(`--${k} is required\n\n${trainUsage}`);
@@ -64,15 +83,17 @@ export async function trainCommand(argv: string[]): Promise<number> {
     backend: values.backend as ExecutionProvider,
     lossKernels: values["loss-kernels"] ?? (values.backend === "webgpu" ? "webgpu" : "body"),
     resume: values.resume,
+    seed: num("seed", values.seed, 0, true),
+    valDir: values.val,
+    valFraction: valFraction(values["val-fraction"], values.val),
     onProgress: (p) => {
       if (tty) process.stderr.write(`\r${progressLine(p)}`);
       else if (p.step === p.steps) process.stderr.write(`${progressLine(p)}\n`);
     },
   });
   if (tty) process.stderr.write("\n");
-  for (const m of metrics) {
-    console.log(`epoch ${m.epoch}: loss ${(m.loss === null ? "  -  " : m.loss.toFixed(3))}  AP ${m.AP.toFixed(3)}  AP50 ${m.AP50.toFixed(3)}  AP75 ${m.AP75.toFixed(3)}  oLRP ${m.oLRP.toFixed(3)}  ${m.epoch === 0 ? "-" : m.imagesPerSecond.toFixed(1)} img/s`);
-  }
-  console.log(`run folder: ${values.out} (metrics.json, checkpoint.bin, model.onnx)`);
+  printMetricsTable(metrics);
+  const { reportFor } = await import("./report.ts");
+  console.log(`\nrun folder: ${values.out} (metrics.json, checkpoint.bin, model.onnx); report: ${reportFor(values.out!)}`);
   return 0;
 }
