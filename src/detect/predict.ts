@@ -24,7 +24,7 @@ export interface CocoResult {
 }
 
 /**
- * Detections per image (in the order given), best first, from an exported detector's bytes and its
+ * Detections per image (in the order given), best first, boxes clipped to the image, from an exported detector's bytes and its
  * adapter (a preset from `PRESETS` or an adapter JSON's contents).
  */
 export async function predict(model: Uint8Array, adapter: DetectorAdapter, images: readonly RGBImage[], options: PredictOptions = {}): Promise<ImageDetection[][]> {
@@ -32,7 +32,15 @@ export async function predict(model: Uint8Array, adapter: DetectorAdapter, image
   if (!(threshold >= 0 && threshold <= 1)) throw new RangeError(`score threshold must be within 0…1, got ${threshold}`);
   const runner = await DetectorRunner.create(model, adapter, { executionProvider: options.executionProvider, batch: options.batch });
   const found = await runner.detect(images);
-  return found.map((dets) => dets.filter((d) => d.score >= threshold).sort((a, b) => b.score - a.score));
+  // Boxes may reach past the border (decoded regressions); clipped to the image, as COCO results are.
+  return found.map((dets, i) => {
+    const { width, height } = images[i]!;
+    const clip = (v: number, hi: number) => Math.min(Math.max(v, 0), hi);
+    return dets
+      .filter((d) => d.score >= threshold)
+      .sort((a, b) => b.score - a.score)
+      .map((d) => ({ ...d, box: [clip(d.box[0], width), clip(d.box[1], height), clip(d.box[2], width), clip(d.box[3], height)] as [number, number, number, number] }));
+  });
 }
 
 /** COCO results for per-image detections; `categoryIds[c]` is class c's COCO id (default c + 1). */
