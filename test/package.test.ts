@@ -82,10 +82,13 @@ describe("the packed package in a fresh project", () => {
     expect(existsSync(join(app, "out", "typed.js"))).toBe(true);
   });
 
-  test("Deno imports it through node_modules", () => {
+  test("Deno imports it through node_modules and runs the CLI (compiled: Deno strips no types there)", () => {
     const r = lastJson(sh(bin("deno"), ["run", "-A", "deno_main.mjs"]));
     expect(r.host).toBe("deno");
     expect(r.ranking).toBeCloseTo(226 / 693, 6);
+    const cli = join(app, "node_modules", "ranksort", "bin", "ranksort.mjs");
+    expect(sh(bin("deno"), ["run", "-A", cli, "--version"]).trim()).toMatch(/^ranksort \d/);
+    expect(JSON.parse(sh(bin("deno"), ["run", "-A", cli, "loss", tinyCase])).ranking_loss).toBeCloseTo(226 / 693, 9);
   });
 
   test.skipIf(!chromium)("the main entry bundles for the browser and computes a loss in headless Chromium", async () => {

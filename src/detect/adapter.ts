@@ -111,6 +111,7 @@ function headOutputs(strides: number[]): AdapterLevel[] {
   return strides.map((stride, i) => ({ stride, classes: `out${i}`, boxes: `out${i + strides.length}` }));
 }
 
+/** Built-in adapters for the bundled and torchvision-style exports, by preset name. */
 export const PRESETS: Record<string, DetectorAdapter> = {
   "tiny-fcos": {
     name: "tiny-fcos",
@@ -169,6 +170,7 @@ export const PRESETS: Record<string, DetectorAdapter> = {
   },
 };
 
+/** A preset by name, or else an adapter JSON file (same shape as the presets). */
 export function loadAdapter(nameOrPath: string): DetectorAdapter {
   const preset = PRESETS[nameOrPath];
   if (preset) return preset;

@@ -116,6 +116,7 @@ function meanAP(dets: Detection[], gts: GroundTruth[], thresholds: number[], ran
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
 }
 
+/** COCO AP, AP50, AP75 and AP by object size (101-point interpolation, as pycocotools). */
 export function cocoMetrics(dets: Detection[], gts: GroundTruth[], maxDets = 100): COCOMetrics {
   return {
     AP: meanAP(dets, gts, THRESHOLDS, AREA_RANGES.all, maxDets),

@@ -21,6 +21,7 @@ export interface PostprocessOptions {
 
 export const DEFAULT_POSTPROCESS: PostprocessOptions = { scoreThreshold: 0.001, nmsIoU: 0.6, maxDetections: 100, preNmsTopK: 1000 };
 
+/** Scores and decoded boxes → detections: score threshold, top candidates, per-class NMS, a cap. */
 export function postprocess(scores: Float32Array, boxes: Float32Array, numClasses: number, opts: PostprocessOptions = DEFAULT_POSTPROCESS): RawDetection[] {
   const N = boxes.length / 4;
   const kept: RawDetection[] = [];

@@ -93,6 +93,11 @@ async function importOrtWebGpu(): Promise<OrtModule> {
   return (await import("onnxruntime-web/webgpu").catch(missingPeer("onnxruntime-web", "execution provider webgpu"))) as unknown as OrtModule;
 }
 
+/**
+ * Runs ONNX models that hold com.ranksort nodes on onnxruntime-node or onnxruntime-web (CPU, WASM,
+ * WebGPU, CUDA execution providers): "inline" runs the ops' function bodies in one session,
+ * "kernels" splits the graph at our nodes and runs them in a kernel backend (CPU kernels by default).
+ */
 export class RankSortSession {
   private constructor(
     private readonly ort: OrtModule,
@@ -103,6 +108,7 @@ export class RankSortSession {
     readonly outputNames: readonly string[],
   ) {}
 
+  /** A session for a model given as a ModelProto, its bytes, or a file path (Node, Bun, Deno). */
   static async create(source: ModelProto | Uint8Array | string, options: RuntimeOptions = {}): Promise<RankSortSession> {
     // Model files are a Node-side thing: their reader (node:fs) loads only when a path is given.
     const model = typeof source === "string" ? (await import("../onnx/model_io.ts")).readModel(source) : source instanceof Uint8Array ? decodeModel(source) : source;

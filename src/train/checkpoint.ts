@@ -23,6 +23,7 @@ export interface Checkpoint {
   tensors: Record<string, HostTensor>;
 }
 
+/** Write a checkpoint (weights, optimizer state, step, config) atomically. */
 export function writeCheckpoint(path: string, ckpt: Checkpoint): void {
   const entries: Record<string, { dtype: string; dims: readonly number[]; offset: number; length: number }> = {};
   let offset = 0;
@@ -43,6 +44,7 @@ export function writeCheckpoint(path: string, ckpt: Checkpoint): void {
 
 const ARRAYS = { float32: Float32Array, float64: Float64Array, int64: BigInt64Array, int32: Int32Array, uint8: Uint8Array, int8: Int8Array, bool: Uint8Array } as const;
 
+/** Read a checkpoint written by writeCheckpoint; a CheckpointError names what is wrong. */
 export function readCheckpoint(path: string): Checkpoint {
   let bytes: Uint8Array;
   try {

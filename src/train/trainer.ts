@@ -16,6 +16,11 @@ function tensorOf(t: TensorProto): HostTensor {
   return { type: "float32", data: new Float32Array(bytes.buffer, 0, bytes.byteLength / 4), dims: t.dims.map(Number) };
 }
 
+/**
+ * Runs a train-step graph (`buildTrainStep`): forward, backward and optimizer update in one session;
+ * parameters and optimizer state stay in the session's hands between steps; atomic checkpoints;
+ * `exportModel` writes the trained weights back into the original model.
+ */
 export class Trainer {
   private constructor(
     private readonly spec: TrainStepSpec,
