@@ -1,26 +1,19 @@
 #!/usr/bin/env node
-// The `ranksort` command. Bun and Deno run the TypeScript sources directly; under Node this
-// re-executes the same command with the Bun runtime installed beside the package.
-import { spawnSync } from "node:child_process";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import process from "node:process";
+// The `ranksort` command, in-process on every runtime: the compiled CLI (dist/) on Node, and on Deno
+// inside node_modules (Deno does not strip types there); the TypeScript sources where the runtime runs
+// them (Bun; Deno in a clone), so a clone needs no build and never runs a stale one.
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import process from "node:process";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const entry = join(here, "..", "src", "cli", "main.ts");
-
-if (globalThis.Bun || globalThis.Deno) {
-  const { main } = await import(entry);
-  process.exitCode = await main(process.argv.slice(2));
-} else {
-  let bun;
-  try {
-    bun = join(dirname(createRequire(import.meta.url).resolve("bun/package.json")), "bin", "bun.exe");
-  } catch {
-    console.error("ranksort: under Node this command needs the `bun` package (npm install bun), or run it with bun or deno directly.");
-    process.exit(1);
-  }
-  const r = spawnSync(bun, [entry, ...process.argv.slice(2)], { stdio: "inherit" });
-  process.exit(r.status ?? 1);
+const root = new URL("../", import.meta.url);
+const source = new URL("src/cli/main.ts", root);
+const built = new URL("dist/src/cli/main.js", root);
+const runsTypeScript = Boolean(globalThis.Bun) || (Boolean(globalThis.Deno) && !fileURLToPath(root).split(/[\\/]/).includes("node_modules"));
+const entry = runsTypeScript && existsSync(source) ? source : built;
+if (entry === built && !existsSync(built)) {
+  console.error("ranksort: the compiled CLI (dist/) is missing: run `npm run build` in the package, or run the sources with bun or deno");
+  process.exit(2);
 }
+const { main } = await import(entry.href);
+process.exitCode = await main(process.argv.slice(2));

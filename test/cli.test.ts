@@ -8,7 +8,7 @@ import { gzipSync } from "node:zlib";
 
 const root = resolve(import.meta.dir, "..");
 const cli = join(root, "bin", "ranksort.mjs");
-const run = (...args: string[]) => spawnSync("node", [cli, ...args], { encoding: "utf8" });
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
 
 const caseJson = {
   name: "cli",

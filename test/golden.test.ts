@@ -1,21 +1,30 @@
-// Every case in shared/golden (produced by the official implementation) within its stated tolerance.
+// Every exactness case (produced by the official implementation) within its stated tolerance: the
+// repository's own (test/exactness/, so a clone checks them) and shared/golden when present.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { alrpLoss, apLoss, rankSortLoss, readCase } from "../src/index.ts";
-import { goldenDir, maxToleranceRatio, LOSS_TOL } from "./support/golden.ts";
+import { alrpLoss, apLoss, rankSortLoss } from "../src/index.ts";
+import { readCase } from "../src/cases/case_file.ts";
+import { caseDirs, exactnessDir, goldenDir, maxToleranceRatio, LOSS_TOL } from "./support/golden.ts";
 
-const dir = goldenDir();
-const files = dir ? readdirSync(dir).filter((f) => /\.json(\.gz)?$/.test(f) && f !== "MANIFEST.json") : [];
-if (!dir) console.log("golden tests skipped: no golden directory (set RANKSORT_GOLDEN_DIR or place shared/ beside the repo)");
+const dirs = caseDirs();
+if (!goldenDir()) console.log("shared golden cases not present (RANKSORT_GOLDEN_DIR or shared/ beside the repo): checking the repository's own exactness cases only");
 
-describe.skipIf(!dir)("golden cases (CPU kernel)", () => {
-  test("the golden directory holds cases", () => {
-    expect(files.length).toBeGreaterThan(30);
-  });
+test("the repository carries its exactness cases, each listed in its manifest", () => {
+  const own = readdirSync(exactnessDir()).filter((f) => /\.json(\.gz)?$/.test(f) && f !== "MANIFEST.json").sort();
+  expect(own.length).toBeGreaterThanOrEqual(10);
+  const manifest = JSON.parse(readFileSync(join(exactnessDir(), "MANIFEST.json"), "utf8"));
+  expect(manifest.ref.commit).toMatch(/^[0-9a-f]{40}$/);
+  expect(manifest.cases.map((c: { file: string }) => c.file).sort()).toEqual(own);
+  expect(new Set(own.map((f) => readCase(join(exactnessDir(), f)).loss))).toEqual(new Set(["rank_sort", "ap", "alrp"]));
+});
+
+describe.each(dirs.map((d) => [d === exactnessDir() ? "test/exactness" : "shared golden", d] as const))("exactness cases in %s (CPU kernel)", (_label, dir) => {
+  const files = readdirSync(dir).filter((f) => /\.json(\.gz)?$/.test(f) && f !== "MANIFEST.json");
+  if (dir === goldenDir()) test("the shared golden directory holds cases", () => expect(files.length).toBeGreaterThan(30));
   for (const file of files) {
     test(file, () => {
-      const c = readCase(join(dir!, file));
+      const c = readCase(join(dir, file));
       const out = c.outputs as Record<string, any>;
       if (c.loss === "rank_sort") {
         const r = rankSortLoss(c.logits, c.targets, { delta: c.params.delta_RS, eps: c.params.eps });
@@ -47,5 +56,5 @@ describe.skipIf(!dir)("golden cases (CPU kernel)", () => {
 });
 
 test("golden directory probe is not silently empty when present", () => {
-  if (dir) expect(existsSync(join(dir, "MANIFEST.json"))).toBe(true);
+  for (const dir of dirs) expect(existsSync(join(dir, "MANIFEST.json"))).toBe(true);
 });

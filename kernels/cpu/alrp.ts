@@ -29,6 +29,10 @@ export interface ALRPLossResult {
 
 const LOSS = "ALRPLoss";
 
+/**
+ * aLRP loss of flat logits and binary targets, with one regression loss per positive (flattened
+ * order): the loss, its gradient, each positive's rank and the positives' order by logit.
+ */
 export function alrpLoss(
   logits: Float32Array | ArrayLike<number>,
   targets: Float32Array | ArrayLike<number>,

@@ -25,6 +25,7 @@ const LOSS = "APLoss";
 /** The step's value at a tie: 0.5 (for δ = 0 the reference divides 0 by 0; we use the δ → 0 limit). */
 export const AP_TIE_VALUE = 0.5;
 
+/** AP loss of flat logits and binary targets (1 positive, 0 negative, < 0 ignored) with its gradient. */
 export function apLoss(
   logits: Float32Array | ArrayLike<number>,
   targets: Float32Array | ArrayLike<number>,

@@ -1,6 +1,7 @@
 // Input checking and classification shared by the RankSort, AP and aLRP kernels.
 // Every rejected input throws a RankSortInputError that names the tensor, the index and the value.
 
+/** Bad loss input (length mismatch, non-finite logit, NaN target, δ < 0, …), naming the tensor, index and value. */
 export class RankSortInputError extends Error {
   override name = "RankSortInputError";
 }

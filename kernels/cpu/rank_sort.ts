@@ -43,6 +43,11 @@ export function groupsByDescendingTarget(targetByRank: Float64Array): Int32Array
   return groups;
 }
 
+/**
+ * Rank & Sort loss of flat logits and targets (IoU > 0 on positives, 0 on negatives, < 0 ignored),
+ * exact to the official implementation: both losses, the combined identity-update gradient `grad`
+ * (the reference's), and its ranking and sorting parts. O((P + N)·log P) time.
+ */
 export function rankSortLoss(
   logits: Float32Array | ArrayLike<number>,
   targets: Float32Array | ArrayLike<number>,

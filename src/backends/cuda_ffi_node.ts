@@ -1,4 +1,4 @@
-// Binds the C ABI with koffi under Node (an optional dependency of this package, installed by default; its
+// Binds the C ABI with koffi under Node (an optional peer dependency of this package, installed by the user; its
 // prebuilt binaries come in the npm package, nothing is downloaded at install time).
 import type { AbiSymbol, AbiType, BoundSymbols } from "./cuda_abi.ts";
 import { BackendUnavailableError } from "./loss_backend.ts";

@@ -8,12 +8,13 @@ import type { ALRPLossResult, APLossResult, RankSortResult } from "../../kernels
 import { RankSortInputError } from "../../kernels/cpu/inputs.ts";
 import { type BoundSymbols, CUDA_ABI, STATUS } from "./cuda_abi.ts";
 import { BackendUnavailableError } from "./loss_backend.ts";
+import { packagePath } from "../util/package_root.ts";
 
 /** $RANKSORT_CUDA_LIBRARY, else build/cuda/libranksort_cuda.so in the package root. */
 export function cudaLibraryPath(): string {
   const fromEnv = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.RANKSORT_CUDA_LIBRARY;
   if (fromEnv) return fromEnv;
-  return decodeURIComponent(new URL("../../build/cuda/libranksort_cuda.so", import.meta.url).pathname);
+  return packagePath("build/cuda/libranksort_cuda.so");
 }
 
 export type FfiHost = "bun" | "deno" | "node";

@@ -11,6 +11,7 @@ export interface LossBackend {
   alrp(logits: Float32Array, targets: Float32Array, regressionLosses: Float32Array, opts: ALRPLossOptions): Promise<ALRPLossResult>;
 }
 
+/** A loss backend that cannot run on this host (missing package, device or library), with the reason. */
 export class BackendUnavailableError extends Error {
   override name = "BackendUnavailableError";
 }
@@ -22,10 +23,12 @@ export function registerBackend(name: string, load: () => Promise<LossBackend>):
   registry.set(name, load);
 }
 
+/** Names of the registered loss backends. */
 export function backendNames(): string[] {
   return [...registry.keys()];
 }
 
+/** A loss backend by name ("cpu", "ort-cpu", "ort-wasm", "ort-webgpu", "webgpu", "cuda", …), loaded on first use. */
 export async function getBackend(name: string): Promise<LossBackend> {
   const load = registry.get(name);
   if (!load) {

@@ -1,7 +1,8 @@
 // The `ranksort` command line.
 
 import { reportError } from "./error_report.ts";
-
+import { closest, withFlagSuggestion } from "./did_you_mean.ts";
+import { packageVersion } from "./version.ts";
 
 interface Command {
   summary: string;
@@ -40,6 +41,11 @@ const commands: Record<string, Command> = {
     usage: async () => (await import("./commands/eval.ts")).evalUsage,
     run: async (argv) => (await import("./commands/eval.ts")).evalCommand(argv),
   },
+  predict: {
+    summary: "run a detector on images: COCO results JSON and PNGs with boxes drawn",
+    usage: async () => (await import("./commands/predict.ts")).predictUsage,
+    run: async (argv) => (await import("./commands/predict.ts")).predictCommand(argv),
+  },
   report: {
     summary: "write RUN/report.html (loss curves, AP per epoch, PR curves, images with boxes)",
     usage: async () => (await import("./commands/report.ts")).reportUsage,
@@ -64,18 +70,23 @@ const commands: Record<string, Command> = {
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: ranksort <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nranksort <command> --help for a command's options`;
+  return `usage: ranksort <command> [options]     (ranksort --version)\n\ncommands:\n${lines.join("\n")}\n\nranksort <command> --help for a command's options`;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-v" || name === "version") {
+    console.log(packageVersion());
+    return 0;
+  }
   if (!name || name === "help" || name === "--help" || name === "-h") {
     console.log(usage());
     return name ? 0 : 2;
   }
   const command = commands[name];
   if (!command) {
-    console.error(`ranksort: unknown command "${name}"\n\n${usage()}`);
+    const guess = closest(name, Object.keys(commands));
+    console.error(`ranksort: unknown command "${name}"${guess ? ` (did you mean "${guess}"?)` : ""}\n\n${usage()}`);
     return 2;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
@@ -83,7 +94,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await command.run(rest);
+    return await command.run(rest).catch(async (e: unknown) => {
+      throw withFlagSuggestion(e, await command.usage());
+    });
   } catch (e) {
     const report = reportError(name, e);
     console.error(report.text);

@@ -15,6 +15,7 @@ export class ImageError extends Error {
   override name = "ImageError";
 }
 
+/** PNG bytes of an RGB image. */
 export function encodeRGBPng(img: RGBImage): Uint8Array {
   return encodePng({ width: img.width, height: img.height, data: img.data, channels: 3, depth: 8 });
 }
@@ -57,6 +58,7 @@ export function decodeImage(bytes: Uint8Array, label = "<image>"): RGBImage {
   throw new ImageError(`${label}: not a PNG or JPEG file`);
 }
 
+/** Read a PNG or JPEG file as 8-bit RGB. */
 export function readImage(path: string): RGBImage {
   let bytes: Uint8Array;
   try {

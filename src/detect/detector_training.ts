@@ -54,6 +54,8 @@ export interface DetectorTrainConfig {
   seed?: number;
   /** Fraction of images held out for evaluation (the last ones). Default 0.2. */
   valFraction?: number;
+  /** A separate COCO-format validation set (same categories); then every image of dataDir trains. */
+  valDir?: string;
   onProgress?: (p: Progress) => void;
   /** Initializer patterns to keep fixed (name globs, "backbone", "bn"), besides the adapter's `frozen`. */
   freeze?: string[];
@@ -108,7 +110,11 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
   const bound = await bindDetector(readModel(cfg.modelPath), cfg.adapter, label);
   checkClasses(dataset.categories.length, bound, label);
   const batchSize = resolveBatch(bound, cfg.batch, label);
-  const { train, val } = split(dataset, cfg.valFraction ?? 0.2);
+  const valSet = cfg.valDir ? loadCoco(cfg.valDir) : undefined;
+  if (valSet && valSet.categories.map((c) => c.id).join() !== dataset.categories.map((c) => c.id).join()) {
+    throw new AdapterError(`validation set ${cfg.valDir} has category ids ${valSet.categories.map((c) => c.id).join(", ")}; the training set has ${dataset.categories.map((c) => c.id).join(", ")}`);
+  }
+  const { train, val } = valSet ? { train: dataset.samples, val: valSet.samples } : split(dataset, cfg.valFraction ?? 0.2);
   const n = dataset.samples.length;
   if (!train.length) throw new DatasetError(`${cfg.dataDir} has ${n} image${n === 1 ? "" : "s"}; training needs at least 2 (the last ${val.length} ${val.length === 1 ? "is" : "are"} held out for evaluation)`);
   if (!train.some((s) => s.classes.length)) throw new DatasetError(`${cfg.dataDir}: none of the ${train.length} training images has an annotation: nothing to learn`);
@@ -178,7 +184,7 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
   };
   const checkpointPath = join(dir, "checkpoint.bin");
   const stepsPerEpoch = Math.ceil(train.length / batchSize);
-  const runJson = JSON.stringify({ data: cfg.dataDir, adapter, frozen: frozen.size, loss: cfg.loss, optimizer: cfg.optimizer, batch: batchSize, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend, lossKernels: cfg.lossKernels ?? "body" }, null, 2);
+  const runJson = JSON.stringify({ data: cfg.dataDir, val: cfg.valDir ?? null, valFraction: cfg.valDir ? null : (cfg.valFraction ?? 0.2), seed, adapter, frozen: frozen.size, loss: cfg.loss, optimizer: cfg.optimizer, batch: batchSize, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend, lossKernels: cfg.lossKernels ?? "body" }, null, 2);
   const checkpointBytes = async () => encodeCheckpoint(await trainer.checkpoint({ adapter: adapter.name, loss: cfg.loss, run: signature }));
   let metrics: EpochMetrics[];
   let state: RunState;

@@ -27,7 +27,10 @@ export interface PostprocessOptions {
 
 export const DEFAULT_POSTPROCESS: PostprocessOptions = { scoreThreshold: 0.001, nmsIoU: 0.6, maxDetections: 100, preNmsTopK: 1000 };
 
-/** `levelSizes`: anchors per level, in order (needed when topKPer is "level"). */
+/**
+ * Scores and decoded boxes → detections: score threshold, top candidates, per-class NMS, a cap.
+ * `levelSizes`: anchors per level, in order (needed when topKPer is "level").
+ */
 export function postprocess(scores: Float32Array, rawBoxes: Float32Array, numClasses: number, opts: PostprocessOptions = DEFAULT_POSTPROCESS, levelSizes?: readonly number[]): RawDetection[] {
   const N = rawBoxes.length / 4;
   const boxes = opts.clipTo === undefined ? rawBoxes : rawBoxes.map((v) => Math.min(Math.max(v, 0), opts.clipTo!));

@@ -19,6 +19,7 @@ export function decodeModel(bytes: Uint8Array, label = "<bytes>"): ModelProto {
   return model;
 }
 
+/** A ModelProto's protobuf bytes. */
 export function encodeModel(model: ModelProto): Uint8Array {
   return toBinary(ModelProtoSchema, model);
 }

@@ -17,6 +17,11 @@ export interface StandaloneOptions {
   precision?: BodyPrecision;
 }
 
+/**
+ * A standalone ONNX model of one com.ranksort loss op — inputs `logits`, `targets` (and
+ * `regression_losses`), outputs the losses and `grad` — that carries the op's function body, so stock
+ * onnxruntime runs it anywhere.
+ */
 export function standaloneLossModel(op: LossOpName, opts: StandaloneOptions = {}): ModelProto {
   const g = new GraphBuilder(`ranksort_${op}`, { "": BODY_OPSET, [DOMAIN]: DOMAIN_VERSION });
   for (const fn of functionsFor([op], opts.precision)) g.addFunction(fn, DOMAIN_VERSION);

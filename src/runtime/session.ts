@@ -5,11 +5,7 @@
 //             chosen execution provider, our nodes run in a kernel backend (the CPU kernels by
 //             default; WebGPU and CUDA backends plug in through the same registry).
 
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import process from "node:process";
-import { decodeModel, encodeModel, readModel } from "../onnx/model_io.ts";
+import { decodeModel, encodeModel } from "../onnx/model_codec.ts";
 import { clone, create, type ModelProto, ModelProtoSchema, TypeProto_TensorSchema, TypeProtoSchema } from "../onnx/proto.ts";
 import { assertValidModel } from "../onnx/validate.ts";
 import { withFunctionBodies } from "../ops/library.ts";
@@ -17,6 +13,8 @@ import { type HostTensor, type OrtInferenceSession, type OrtModule, type OrtTens
 import { download } from "./loss_kernel_backend.ts";
 import { getKernelBackend, type KernelBackend } from "./kernel_backend.ts";
 import { splitAtCustomNodes, type Step } from "./split_graph.ts";
+import { nodeBuiltin } from "../util/node_builtins.ts";
+import { missingPeer } from "./peer_packages.ts";
 
 export { withFunctionBodies };
 
@@ -41,6 +39,9 @@ const DTYPE_CODE: Record<string, number> = { float32: 1, uint8: 2, int8: 3, int3
 /** onnxruntime-node lists cuda always; the provider library exists only after its CUDA install step. */
 function cudaProviderInstalled(): boolean {
   try {
+    const { existsSync } = nodeBuiltin("node:fs", "the CUDA execution provider");
+    const { dirname, join } = nodeBuiltin("node:path", "the CUDA execution provider");
+    const { createRequire } = nodeBuiltin("node:module", "the CUDA execution provider");
     const pkg = dirname(createRequire(import.meta.url).resolve("onnxruntime-node/package.json"));
     const bin = join(pkg, "bin", "napi-v6", process.platform, process.arch);
     return existsSync(join(bin, "libonnxruntime_providers_cuda.so")) || existsSync(join(bin, "onnxruntime_providers_cuda.dll"));
@@ -52,7 +53,7 @@ function cudaProviderInstalled(): boolean {
 /** The onnxruntime package and session options for an execution provider, with a clear error when unavailable. */
 async function loadOrt(ep: ExecutionProvider, preferWeb = false): Promise<{ ort: OrtModule; options: object; gpuBuffers?: boolean }> {
   if (ep === "cpu" || ep === "cuda") {
-    const ort = (await import("onnxruntime-node")) as unknown as OrtModule & { listSupportedBackends?: () => { name: string; bundled: boolean }[] };
+    const ort = (await import("onnxruntime-node").catch(missingPeer("onnxruntime-node", `execution provider ${ep}`))) as unknown as OrtModule & { listSupportedBackends?: () => { name: string; bundled: boolean }[] };
     if (ep === "cuda" && !cudaProviderInstalled()) {
       throw new RuntimeError(
         "execution provider cuda is not available in this onnxruntime-node build: its CUDA provider library is not installed " +
@@ -61,7 +62,7 @@ async function loadOrt(ep: ExecutionProvider, preferWeb = false): Promise<{ ort:
     }
     return { ort, options: { executionProviders: [ep] } };
   }
-  if (ep === "wasm") return { ort: (await import("onnxruntime-web")) as unknown as OrtModule, options: { executionProviders: ["wasm"] } };
+  if (ep === "wasm") return { ort: (await import("onnxruntime-web").catch(missingPeer("onnxruntime-web", "execution provider wasm"))) as unknown as OrtModule, options: { executionProviders: ["wasm"] } };
   if (ep === "webgpu") {
     // Deno and browsers: onnxruntime-web's WebGPU EP on navigator.gpu. Bun and Node: onnxruntime-node's
     // bundled WebGPU EP (Dawn), which needs a Vulkan driver (a GPU's, or SwiftShader's) — unless a GPU
@@ -70,7 +71,7 @@ async function loadOrt(ep: ExecutionProvider, preferWeb = false): Promise<{ ort:
       return { ort: await importOrtWebGpu(), options: { executionProviders: ["webgpu"] }, gpuBuffers: true };
     }
     if (preferWeb) throw new RuntimeError("execution provider webgpu: this host has no navigator.gpu for onnxruntime-web");
-    const ort = (await import("onnxruntime-node")) as unknown as OrtModule & { listSupportedBackends?: () => { name: string }[] };
+    const ort = (await import("onnxruntime-node").catch(missingPeer("onnxruntime-node", "execution provider webgpu without navigator.gpu"))) as unknown as OrtModule & { listSupportedBackends?: () => { name: string }[] };
     if (!ort.listSupportedBackends?.().some((b) => b.name === "webgpu")) {
       throw new RuntimeError("execution provider webgpu: this host has no navigator.gpu and this onnxruntime-node build has no WebGPU EP");
     }
@@ -83,11 +84,20 @@ async function loadOrt(ep: ExecutionProvider, preferWeb = false): Promise<{ ort:
 async function importOrtWebGpu(): Promise<OrtModule> {
   const g = globalThis as { Bun?: unknown; Deno?: unknown; process?: { versions?: { node?: string } }; window?: unknown };
   if (!g.Bun && !g.Deno && !g.window && g.process?.versions?.node) {
-    return createRequire(import.meta.url)("onnxruntime-web/webgpu") as OrtModule;
+    try {
+      return nodeBuiltin("node:module", "onnxruntime-web/webgpu").createRequire(import.meta.url)("onnxruntime-web/webgpu") as OrtModule;
+    } catch (e) {
+      return missingPeer("onnxruntime-web", "execution provider webgpu")(e);
+    }
   }
-  return (await import("onnxruntime-web/webgpu")) as unknown as OrtModule;
+  return (await import("onnxruntime-web/webgpu").catch(missingPeer("onnxruntime-web", "execution provider webgpu"))) as unknown as OrtModule;
 }
 
+/**
+ * Runs ONNX models that hold com.ranksort nodes on onnxruntime-node or onnxruntime-web (CPU, WASM,
+ * WebGPU, CUDA execution providers): "inline" runs the ops' function bodies in one session,
+ * "kernels" splits the graph at our nodes and runs them in a kernel backend (CPU kernels by default).
+ */
 export class RankSortSession {
   private constructor(
     private readonly ort: OrtModule,
@@ -98,8 +108,10 @@ export class RankSortSession {
     readonly outputNames: readonly string[],
   ) {}
 
+  /** A session for a model given as a ModelProto, its bytes, or a file path (Node, Bun, Deno). */
   static async create(source: ModelProto | Uint8Array | string, options: RuntimeOptions = {}): Promise<RankSortSession> {
-    const model = typeof source === "string" ? readModel(source) : source instanceof Uint8Array ? decodeModel(source) : source;
+    // Model files are a Node-side thing: their reader (node:fs) loads only when a path is given.
+    const model = typeof source === "string" ? (await import("../onnx/model_io.ts")).readModel(source) : source instanceof Uint8Array ? decodeModel(source) : source;
     const ep = options.executionProvider ?? "cpu";
     const mode = options.mode ?? "inline";
     // A kernel backend may need to set up the host before onnxruntime loads.

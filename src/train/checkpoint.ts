@@ -10,9 +10,8 @@
 //   then         the tensors' raw data; offsets count from the end of the header, 8-byte aligned.
 // Version 1 is version 2 without "sha256"; it is still read (nothing to verify).
 
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { writeFileAtomic } from "../util/atomic_write.ts";
+import { nodeBuiltin } from "../util/node_builtins.ts";
 import type { HostTensor } from "../runtime/host_tensor.ts";
 
 const MAGIC = "RSCKPT01";
@@ -27,6 +26,7 @@ export interface Checkpoint {
   tensors: Record<string, HostTensor>;
 }
 
+/** Write a checkpoint (weights, optimizer state, step, config) atomically. */
 export function writeCheckpoint(path: string, ckpt: Checkpoint): void {
   writeFileAtomic(path, encodeCheckpoint(ckpt), { durable: true });
 }
@@ -41,7 +41,7 @@ export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array {
   }
   const data = new Uint8Array(offset);
   for (const [name, t] of Object.entries(ckpt.tensors)) data.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), entries[name]!.offset);
-  const sha256 = createHash("sha256").update(data).digest("hex");
+  const sha256 = nodeBuiltin("node:crypto", "checkpoint checksums").createHash("sha256").update(data).digest("hex");
   const header = new TextEncoder().encode(JSON.stringify({ format: "ranksort-checkpoint", version: 2, step: ckpt.step, config: ckpt.config, sha256, tensors: entries }));
   const out = new Uint8Array(12 + header.length + offset);
   out.set(new TextEncoder().encode(MAGIC), 0);
@@ -55,10 +55,11 @@ const ARRAYS = { float32: Float32Array, float64: Float64Array, int64: BigInt64Ar
 
 type Header = { version: unknown; step: unknown; config: unknown; sha256?: unknown; tensors: unknown };
 
+/** Read a checkpoint written by writeCheckpoint; a CheckpointError names what is wrong. */
 export function readCheckpoint(path: string): Checkpoint {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = nodeBuiltin("node:fs", `reading checkpoint ${path}`).readFileSync(path);
   } catch (e) {
     throw new CheckpointError(`cannot read checkpoint ${path}: ${(e as Error).message}`);
   }
@@ -80,7 +81,7 @@ export function readCheckpoint(path: string): Checkpoint {
   const base = 12 + headerLength;
   if (header.version === 2) {
     if (typeof header.sha256 !== "string") throw new CheckpointError(`${path}: field "sha256" is missing`);
-    const actual = createHash("sha256").update(bytes.subarray(base)).digest("hex");
+    const actual = nodeBuiltin("node:crypto", "checkpoint checksums").createHash("sha256").update(bytes.subarray(base)).digest("hex");
     if (actual !== header.sha256) throw new CheckpointError(`${path}: checksum mismatch (the tensor data is damaged or truncated)`);
   }
   const tensors: Record<string, HostTensor> = {};

@@ -73,6 +73,10 @@ export interface TrainStepGraph {
 export const LEARNING_RATE = "learning_rate";
 export const STEP = "step";
 
+/**
+ * One ONNX graph that computes a model's loss, its gradients (autodiff over the graph) and the
+ * optimizer update, with parameters and optimizer state as inputs and their next values as outputs.
+ */
 export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   // 1. The forward model with the loss appended, parameters lifted to graph inputs.
   const base = spec.untieExportTies === false ? spec.model : untieExportTies(spec.model).model;

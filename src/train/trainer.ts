@@ -29,6 +29,11 @@ export class DivergenceError extends Error {
   }
 }
 
+/**
+ * Runs a train-step graph (`buildTrainStep`): forward, backward and optimizer update in one session;
+ * parameters and optimizer state stay in the session's hands between steps; atomic checkpoints;
+ * `exportModel` writes the trained weights back into the original model.
+ */
 export class Trainer {
   private constructor(
     private readonly spec: TrainStepSpec,

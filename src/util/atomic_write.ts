@@ -1,8 +1,11 @@
 // Files on disk are written atomically: a temporary file beside the target, then a rename. With
 // `durable`, the file's data and then its directory entry are flushed (fsync) before returning, so
 // a power cut or kill -9 after the call can never leave the old name pointing at torn data.
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+// Node built-ins are fetched when called, so browser bundles that reach this module still build.
+import { nodeBuiltin } from "./node_builtins.ts";
+
+const fs = (purpose: string) => nodeBuiltin("node:fs", purpose);
+const path_ = (purpose: string) => nodeBuiltin("node:path", purpose);
 
 /** A file could not be written: the path and the operating system's reason, one line. */
 export class FileWriteError extends Error {
@@ -37,13 +40,15 @@ export function fileWriteError(path: string, e: unknown): FileWriteError {
 export const TEMP_FILE = /^\..+\.\d+\.\d+\.tmp$/;
 
 export function writeFileAtomic(path: string, data: string | Uint8Array, options: { durable?: boolean } = {}): void {
+  const { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } = fs(`writing ${path}`);
+  const { basename, dirname, join } = path_(`writing ${path}`);
   const dir = dirname(path);
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw fileWriteError(path, e);
   }
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = join(dir, `.${basename(path)}.${globalThis.process?.pid ?? 0}.${Date.now()}.tmp`);
   try {
     const fd = openSync(tmp, "w");
     try {
@@ -68,6 +73,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
 
 /** Flush a folder's entries (renames, creations, removals) to disk. */
 export function syncDirectory(dir: string): void {
+  const { closeSync, fsyncSync, openSync } = fs(`syncing ${dir}`);
   let fd: number | undefined;
   try {
     fd = openSync(dir, "r");
@@ -81,6 +87,8 @@ export function syncDirectory(dir: string): void {
 
 /** Remove temporary files of interrupted writes in `dir`; returns their names. */
 export function removeStaleTempFiles(dir: string): string[] {
+  const { readdirSync, rmSync } = fs(`cleaning ${dir}`);
+  const { join } = path_(`cleaning ${dir}`);
   let names: string[];
   try {
     names = readdirSync(dir);

@@ -9,7 +9,7 @@ import { writeSyntheticDataset } from "../../src/data/synthetic_dataset.ts";
 
 const root = resolve(import.meta.dir, "..", "..");
 const cli = join(root, "bin", "ranksort.mjs");
-const run = (...args: string[]) => spawnSync("node", [cli, ...args], { encoding: "utf8" });
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
 
 describe("ranksort train / eval", () => {
   const dir = mkdtempSync(join(tmpdir(), "ranksort-train-cli-"));

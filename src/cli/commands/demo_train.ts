@@ -3,15 +3,15 @@
 // metrics per epoch, and leave everything in runs/demo/.
 
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { writeSyntheticDataset } from "../../data/synthetic_dataset.ts";
 import { PRESETS } from "../../detect/adapter.ts";
 import { trainDetector } from "../../detect/detector_training.ts";
 import type { ExecutionProvider } from "../../runtime/session.ts";
 import { reportFor } from "./report.ts";
-import { progressLine } from "./train.ts";
+import { printMetricsTable, progressLine } from "./train.ts";
+import { packagePath } from "../../util/package_root.ts";
 
 export const demoTrainUsage = `ranksort demo [--out runs/demo] [--images 400] [--epochs 20] [--backend cpu] [--loss rs|focal]
 
@@ -30,7 +30,6 @@ export async function demoTrainCommand(argv: string[]): Promise<number> {
       loss: { type: "string", default: "rs" },
     },
   });
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
   const out = values.out!;
   const data = join(out, "data");
   if (!existsSync(join(data, "annotations.json"))) {
@@ -41,7 +40,7 @@ export async function demoTrainCommand(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const tty = process.stderr.isTTY;
   const metrics = await trainDetector({
-    modelPath: join(root, "models", "tiny_fcos_128.onnx"),
+    modelPath: packagePath("models/tiny_fcos_128.onnx"),
     adapter: PRESETS["tiny-fcos"]!,
     dataDir: data,
     outDir: out,
@@ -59,10 +58,7 @@ export async function demoTrainCommand(argv: string[]): Promise<number> {
     },
   });
   if (tty) process.stderr.write("\n");
-  console.log("\nepoch   loss    AP     AP50   AP75   oLRP   img/s");
-  for (const m of metrics) {
-    console.log(`${String(m.epoch).padStart(5)}  ${(m.loss === null ? "  -  " : m.loss.toFixed(3))}  ${m.AP.toFixed(3)}  ${m.AP50.toFixed(3)}  ${m.AP75.toFixed(3)}  ${m.oLRP.toFixed(3)}  ${m.epoch === 0 ? "-" : m.imagesPerSecond.toFixed(1)}`);
-  }
+  printMetricsTable(metrics);
   const report = reportFor(out);
   console.log(`\n${((performance.now() - t0) / 1000).toFixed(0)} s. Run folder: ${out} (metrics.json, checkpoint.bin, model.onnx); report: ${report}`);
   return 0;

@@ -17,13 +17,15 @@ export function reportFor(run: string): string {
   for (const f of ["metrics.json", "run.json", "evaluation.json"]) {
     if (!existsSync(join(run, f))) throw new UsageError(`${run} has no ${f}: is it a finished ranksort train/demo run folder?`);
   }
-  const config = readJson(run, "run.json") as { data?: unknown };
+  const config = readJson(run, "run.json") as { data?: unknown; val?: unknown } & Record<string, unknown>;
   const evaluation = readJson(run, "evaluation.json") as { detections?: unknown; validationImageIds?: unknown };
   const metrics = readJson(run, "metrics.json");
   if (typeof config?.data !== "string") throw new UsageError(`${join(run, "run.json")} names no dataset ("data")`);
   if (!Array.isArray(evaluation?.detections) || !Array.isArray(evaluation.validationImageIds)) throw new UsageError(`${join(run, "evaluation.json")} lacks "detections" or "validationImageIds"`);
   if (!Array.isArray(metrics) || !metrics.every((m) => typeof m?.epoch === "number")) throw new UsageError(`${join(run, "metrics.json")} is not a list of epoch rows`);
-  return writeReport({ runDir: run, metrics: readMetrics(run), dataset: loadCoco(config.data), detections: evaluation.detections, validationImageIds: evaluation.validationImageIds });
+  // Validation images come from the separate set when the run had one (--val).
+  const dataset = loadCoco(typeof config.val === "string" ? config.val : config.data);
+  return writeReport({ runDir: run, metrics: readMetrics(run), dataset, detections: evaluation.detections, validationImageIds: evaluation.validationImageIds, settings: config });
 }
 
 function readJson(run: string, file: string): unknown {

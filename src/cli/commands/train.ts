@@ -1,9 +1,9 @@
 // `ranksort train` and `ranksort eval`: fine-tune an exported detector on a COCO-format dataset.
 
 import { parseArgs } from "node:util";
-import { loadAdapter } from "../../detect/adapter.ts";
+import { loadAdapter, PRESETS } from "../../detect/adapter.ts";
 import { rmdirSync } from "node:fs";
-import { type Progress, trainDetector } from "../../detect/detector_training.ts";
+import { type EpochMetrics, type Progress, trainDetector } from "../../detect/detector_training.ts";
 import { freshRunFolder } from "../../train/run_folder.ts";
 import { ACCEPTABLE_CHANGES } from "../../train/run_signature.ts";
 import type { ExecutionProvider } from "../../runtime/session.ts";
@@ -13,16 +13,19 @@ export const trainUsage = `ranksort train --model m.onnx --preset P --data DIR [
                [--freeze PATTERN[,PATTERN]]
                [--optimizer sgd|adamw] [--loss rs|focal] [--backend cpu|wasm|webgpu|cuda]
                [--loss-kernels body|webgpu|cpu|cuda] [--resume [--accept-change F,…] | --overwrite]
+               [--seed 1] [--val DIR | --val-fraction 0.2]
 
 Fine-tunes an exported detector (the preset or an adapter JSON maps its outputs) on a COCO-format
 dataset (DIR/annotations.json, DIR/images/) with Rank & Sort loss (the official heads' form) or
 Focal + GIoU. After each epoch, committed together: RUN/checkpoint.bin, RUN/model.onnx, and COCO
-AP / AP50 / AP75 / oLRP on the held-out last 20% of images in RUN/metrics.json. Without --out a new
-folder runs/train, runs/train2, … is used. A folder holding a run is refused unless --resume
-(continue from its last commit; batch, epochs, lr, optimizer, loss, data and model must match, or
---accept-change epochs,lr,data,model lets those differ) or --overwrite (replace it). A diverging
-step stops the run with the last good epoch intact; Ctrl-C (SIGINT/SIGTERM) commits the current
-step and exits with how to resume.
+AP / AP50 / AP75 / oLRP on the held-out last 20% of images (--val-fraction) or on a separate set
+(--val DIR) in RUN/metrics.json; at the end RUN/report.html. Without --out a new folder runs/train,
+runs/train2, … is used. A folder holding a run is refused unless --resume (continue from its last
+commit; batch, epochs, lr, optimizer, loss, data and model must match, or --accept-change
+epochs,lr,data,model lets those differ) or --overwrite (replace it). A diverging step stops the run
+with the last good epoch intact; Ctrl-C (SIGINT/SIGTERM) commits the current step and exits with how
+to resume. --seed fixes the shuffling and augmentation.
+Presets: ${Object.keys(PRESETS).join(", ")} (or an adapter JSON file).
 --backend picks onnxruntime's execution provider for the detector's forward, backward and optimizer.
 --loss-kernels picks where the RS/AP/aLRP ops run: body = their ONNX function bodies on that EP;
 webgpu = the WGSL kernels on onnxruntime-web's GPU device (tensors never leave the GPU; the default
@@ -65,7 +68,23 @@ export function attachNegativeNumbers(argv: string[], valued: Iterable<string>):
   return out;
 }
 
-const VALUED = ["model", "preset", "data", "out", "epochs", "batch", "lr", "optimizer", "loss", "backend", "loss-kernels", "accept-change", "freeze"];
+const VALUED = ["model", "preset", "data", "out", "epochs", "batch", "lr", "optimizer", "loss", "backend", "loss-kernels", "accept-change", "freeze", "seed", "val", "val-fraction"];
+
+function valFraction(v: string | undefined, valDir: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (valDir) throw new UsageError("--val and --val-fraction exclude each other: --val DIR replaces the hold-out");
+  const f = Number(v);
+  if (!(f > 0 && f < 1)) throw new UsageError(`--val-fraction must be between 0 and 1 (exclusive), got ${v}`);
+  return f;
+}
+
+/** The per-epoch table of `train` and `demo` (epoch 0 = the model before training; oLRP: lower is better). */
+export function printMetricsTable(metrics: readonly EpochMetrics[]): void {
+  console.log("\nepoch   loss    AP     AP50   AP75   oLRP↓  img/s");
+  for (const m of metrics) {
+    console.log(`${String(m.epoch).padStart(5)}  ${(m.loss === null ? "  -  " : m.loss.toFixed(3))}  ${m.AP.toFixed(3)}  ${m.AP50.toFixed(3)}  ${m.AP75.toFixed(3)}  ${m.oLRP.toFixed(3)}  ${m.epoch === 0 ? "-" : m.imagesPerSecond.toFixed(1)}`);
+  }
+}
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -79,6 +98,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       resume: { type: "boolean", default: false },
       overwrite: { type: "boolean", default: false },
       "accept-change": { type: "string" },
+      seed: { type: "string", default: "1" }, val: { type: "string" }, "val-fraction": { type: "string" },
     },
   });
   for (const k of ["model", "preset", "data"] as const) if (!values[k]) throw new UsageError(`--${k} is required\n\n${trainUsage}`);
@@ -117,6 +137,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     acceptChanges,
     handleSignals: true,
     onDropIn: (c) => console.log(`drop-in check: ${c.ok ? "passed" : "FAILED"} — ${c.summary}`),
+    seed: num("seed", values.seed, 0, true),
+    valDir: values.val,
+    valFraction: valFraction(values["val-fraction"], values.val),
     onProgress: (p) => {
       if (tty) process.stderr.write(`\r${progressLine(p)}`);
       else if (p.step === p.steps) process.stderr.write(`${progressLine(p)}\n`);
@@ -126,10 +149,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     throw e;
   });
   if (tty) process.stderr.write("\n");
-  for (const m of metrics) {
-    console.log(`epoch ${m.epoch}: loss ${(m.loss === null ? "  -  " : m.loss.toFixed(3))}  AP ${m.AP.toFixed(3)}  AP50 ${m.AP50.toFixed(3)}  AP75 ${m.AP75.toFixed(3)}  oLRP ${m.oLRP.toFixed(3)}  ${m.epoch === 0 ? "-" : m.imagesPerSecond.toFixed(1)} img/s`);
-  }
-  console.log(`run folder: ${outDir} (metrics.json, checkpoint.bin, model.onnx)`);
+  printMetricsTable(metrics);
+  const { reportFor } = await import("./report.ts");
+  console.log(`\nrun folder: ${outDir} (metrics.json, checkpoint.bin, model.onnx); report: ${reportFor(outDir)}`);
   return 0;
 }
 
