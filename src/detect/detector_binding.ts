@@ -125,7 +125,7 @@ export async function bindDetector(source: ModelProto, adapter: DetectorAdapter,
     const A = expectedAnchors(adapter, i);
     if (b[1]! !== 4 * A) {
       const why = b[1]! % 4 === 0 ? ` (${b[1]} = 4 × ${b[1]! / 4}: ${b[1]! / 4} anchors per location, a different anchor setup${A === 1 && b[1]! / 4 >= 8 ? `, or DFL bins (${b[1]! / 4} per side), which need a model-native adapter` : ""})` : "";
-      throw new AdapterError(`adapter "${adapter.name}": level ${i} box tensor "${level.boxes}" has ${b[1]} channels, expected 4 × ${A} anchors per location${why}`);
+      throw new AdapterError(`adapter "${adapter.name}": level ${i} box tensor "${level.boxes}" has ${b[1]} channels, expected 4 × ${A} anchors per location${why}; \`ranksort inspect ${label}\` says which preset fits`);
     }
     if (c[1]! % A !== 0) throw new AdapterError(`adapter "${adapter.name}": anchors per location disagree at level ${i}: the box tensor has ${A} (${b[1]} channels), but the class tensor's ${c[1]} channels are not a multiple of ${A}`);
     const K = c[1]! / A;
