@@ -104,6 +104,8 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
   const replicated = replicateGraph(bound.heads, copies);
   const plan = batchPlan(bound, batchSize, replicated.nameIn);
   const frozen = frozenInitializers(bound.model, [...(adapter.frozen ?? []), ...(cfg.freeze ?? [])]);
+  // A native model's decode constants (anchor points, strides, DFL weights) are buffers, not weights.
+  for (const name of bound.native?.decodeConstants ?? []) frozen.add(name);
   const trainer = await Trainer.create(
     {
       model: replicated.model,
@@ -180,7 +182,7 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
   writeFileAtomic(join(cfg.outDir, "evaluation.json"), JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections }));
   // The exported file is the user's model with trained weights: its own post-processing must give
   // what ranksort's evaluation scored, or the drop-in is wrong — say so loudly.
-  if (adapter.modelDetections) {
+  if (adapter.modelDetections || bound.native) {
     const check = await checkDropIn(finalModel, adapter, val.slice(0, 16).map((s) => readImage(s.path)));
     writeFileAtomic(join(cfg.outDir, "dropin.json"), JSON.stringify(check, null, 2));
     cfg.onDropIn?.(check);
