@@ -18,6 +18,7 @@ import { frozenInitializers } from "../train/freeze.ts";
 import { AdapterError, type DetectorAdapter } from "./adapter.ts";
 import { batchPlan, imageBatches, makeBatch, split } from "./detector_batches.ts";
 import { bindDetector, type BoundDetector } from "./detector_binding.ts";
+import { fitClassSet } from "./class_sets.ts";
 import { checkDropIn, type DropInCheck, DropInError } from "./dropin_check.ts";
 import { detectionLoss } from "./detector_loss.ts";
 import { type COCOMetrics, type Detection } from "./evaluate.ts";
@@ -44,6 +45,8 @@ export interface DetectorTrainConfig {
   onProgress?: (p: Progress) => void;
   /** Initializer patterns to keep fixed (name globs, "backbone", "bn"), besides the adapter's `frozen`. */
   freeze?: string[];
+  /** Re-initialise the class branch for the dataset's categories when they are not the model's (src/detect/class_sets.ts). */
+  newClasses?: boolean;
   /** Called with the drop-in check's result (models whose adapter names their own detection outputs). */
   onDropIn?: (check: DropInCheck) => void;
 }
@@ -81,21 +84,13 @@ export function resolveBatch(bound: BoundDetector, requested: number | undefined
   return requested ?? 8;
 }
 
-/** The dataset's categories against the model's classes, with what the mismatch means. */
-function checkClasses(datasetClasses: number, bound: BoundDetector, label: string): void {
-  const C = bound.adapter.numClasses;
-  if (datasetClasses === C) return;
-  const bg = bound.adapter.backgroundChannel ? ` (its class tensors have ${bound.classChannels} channels: background + ${C}${bound.adapter.backgroundChannel === "unused" ? ", torchvision counts label 0 as background" : ""})` : "";
-  throw new AdapterError(`the dataset has ${datasetClasses} categories but ${label} (${bound.adapter.name}) predicts ${C}${bg}`);
-}
-
 export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetrics[]> {
   const dataset = loadCoco(cfg.dataDir);
   const label = basename(cfg.modelPath);
   const source = readModel(cfg.modelPath);
-  const bound = await bindDetector(source, cfg.adapter, label);
+  // The dataset's class set: the model's own, a subset by name, or a new class branch (--new-classes).
+  const bound = await fitClassSet(await bindDetector(source, cfg.adapter, label), dataset.categories.map((c) => c.name), { newClasses: cfg.newClasses, seed: cfg.seed }, label);
   const adapter = bound.adapter;
-  checkClasses(dataset.categories.length, bound, label);
   const batchSize = resolveBatch(bound, cfg.batch, label);
   const { train, val } = split(dataset, cfg.valFraction ?? 0.2);
   if (!train.length) throw new Error(`no training images left after holding out ${val.length} for evaluation`);

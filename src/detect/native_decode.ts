@@ -179,12 +179,15 @@ export async function bindNative(model: ModelProto, adapter: DetectorAdapter, in
     throw new AdapterError(`adapter "${adapter.name}": "classNames" lists ${adapter.classNames.length} names, but output "${native.output}" has ${C} class channels`);
   }
   const { headConvs, constants } = decodeStructure(g);
+  // Branches by their width: a class conv has one channel per class and feeds the logits; the
+  // other head convs feeding the output are the box branch (they may share a Split with the classes).
+  const inits = new Map(g.initializer.map((t) => [t.name, t]));
+  const width = (n: NodeProto) => Number(inits.get(n.input[1] ?? "")?.dims[0] ?? -1);
   const toLogits = ancestors(g, logits);
-  const classConvs = headConvs.filter((n) => toLogits.has(n.output[0]!));
+  const classConvs = headConvs.filter((n) => toLogits.has(n.output[0]!) && width(n) === C);
   const toOutput = ancestors(g, native.output);
-  const boxConvs = headConvs.filter((n) => !toLogits.has(n.output[0]!) && toOutput.has(n.output[0]!));
+  const boxConvs = headConvs.filter((n) => !classConvs.includes(n) && toOutput.has(n.output[0]!));
   if (native.dflBins !== undefined) {
-    const inits = new Map(g.initializer.map((t) => [t.name, t]));
     for (const conv of boxConvs) {
       const w = inits.get(conv.input[1]!);
       const ch = w ? Number(w.dims[0]) : undefined;

@@ -7,7 +7,7 @@ import type { ExecutionProvider } from "../../runtime/session.ts";
 import { UsageError } from "../usage_error.ts";
 
 export const trainUsage = `ranksort train --model m.onnx --preset P --data DIR --out RUN [--epochs 12] [--batch 8] [--lr 0.01]
-               [--freeze PATTERN[,PATTERN]]
+               [--freeze PATTERN[,PATTERN]] [--new-classes]
                [--optimizer sgd|adamw] [--loss rs|focal] [--backend cpu|wasm|webgpu|cuda]
                [--loss-kernels body|webgpu|cpu|cuda] [--resume]
 
@@ -20,7 +20,9 @@ last 20% of images in RUN/metrics.json. --resume continues from RUN/checkpoint.b
 webgpu = the WGSL kernels on onnxruntime-web's GPU device (tensors never leave the GPU; the default
 with --backend webgpu); cpu / cuda = the native kernels, tensors through host memory.
 --freeze keeps initializers fixed: name globs (backbone.body.*), "backbone", or "bn" (BatchNorm and
-the constants an eval export folded FrozenBN into). --batch defaults to 8, or the model's static batch.
+the constants an eval export folded FrozenBN into). --new-classes re-initialises the class branch's
+last layer for the dataset's categories when they are not among the model's class names (adapter
+"classNames"); a subset of them trains on those channels. --batch defaults to 8, or the model's static batch.
 The model may be an ordinary export with post-processing: the adapter names its head tensors (see
 \`ranksort inspect MODEL\`); model.onnx is then the same file with trained weights, checked as a drop-in.`;
 
@@ -48,6 +50,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       "loss-kernels": { type: "string" },
       freeze: { type: "string" },
       resume: { type: "boolean", default: false },
+      "new-classes": { type: "boolean", default: false },
     },
   });
   for (const k of ["model", "preset", "data", "out"] as const) if (!values[k]) throw new UsageError(`--${k} is required\n\n${trainUsage}`);
@@ -71,6 +74,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     backend: values.backend as ExecutionProvider,
     lossKernels: values["loss-kernels"] ?? (values.backend === "webgpu" ? "webgpu" : "body"),
     resume: values.resume,
+    newClasses: values["new-classes"],
     onDropIn: (c) => console.log(`drop-in check: ${c.ok ? "passed" : "FAILED"} — ${c.summary}`),
     onProgress: (p) => {
       if (tty) process.stderr.write(`\r${progressLine(p)}`);
