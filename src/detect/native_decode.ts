@@ -25,8 +25,6 @@ export interface NativeBinding {
   boxFormat: NativeDecode["boxFormat"];
   /** The model's class channels. */
   modelClasses: number;
-  /** Model channel of each trained class (a dataset subset by name); identity when absent. */
-  classMap?: number[];
   /** Float initializers of the model's decode (anchor points, strides, DFL weights): never trained. */
   decodeConstants: string[];
   /** The last learned convolutions of the class branch and of the box branch, per level. */
@@ -205,12 +203,11 @@ export function nativeDetections(native: NativeBinding, output: HostTensor, b: n
   const [channels, N] = native.layout === "channels-first" ? [d[1]!, d[2]!] : [d[2]!, d[1]!];
   const data = output.data as Float32Array;
   const at = native.layout === "channels-first" ? (a: number, c: number) => data[(b * channels + c) * N + a]! : (a: number, c: number) => data[(b * N + a) * channels + c]!;
-  const map = native.classMap ?? Array.from({ length: channels - 4 }, (_, c) => c);
-  const C = map.length;
+  const C = channels - 4;
   const scores = new Float32Array(N * C);
   const boxes = new Float32Array(N * 4);
   for (let a = 0; a < N; a++) {
-    for (let c = 0; c < C; c++) scores[a * C + c] = at(a, 4 + map[c]!);
+    for (let c = 0; c < C; c++) scores[a * C + c] = at(a, 4 + c);
     const [p, q, r, s] = [at(a, 0), at(a, 1), at(a, 2), at(a, 3)];
     if (native.boxFormat === "cxcywh") boxes.set([p - r / 2, q - s / 2, p + r / 2, q + s / 2], 4 * a);
     else boxes.set([p, q, r, s], 4 * a);

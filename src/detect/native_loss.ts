@@ -13,7 +13,6 @@ const f = (t: TensorOps, v: number) => t.scalar("float32", v);
 export function nativeDetectionLoss(plan: BatchPlan, kind: "rs" | "focal", nameIn: (copy: number, name: string) => string = (_, n) => n) {
   const native = plan.native!;
   return (t: TensorOps, outputs: Record<string, Value>, input: (n: string, d: "float32", s: (number | string)[]) => Value): { loss: Value; report: Record<string, Value> } => {
-    const C = plan.adapter.numClasses;
     const K = native.modelClasses;
     const stacked = (name: string) => (plan.copies === 1 ? outputs[name]! : t.concat(Array.from({ length: plan.copies }, (_, i) => outputs[nameIn(i, name)]!), 0));
     // [B, ch, N] → [B·N, ch]; [B, N, ch] → [B·N, ch].
@@ -26,10 +25,8 @@ export function nativeDetectionLoss(plan: BatchPlan, kind: "rs" | "focal", nameI
       native.boxFormat === "cxcywh"
         ? t.concat([t.sub(p, t.mul(r, f(t, 0.5))), t.sub(q, t.mul(s, f(t, 0.5))), t.add(p, t.mul(r, f(t, 0.5))), t.add(q, t.mul(s, f(t, 0.5)))], 1)
         : t.concat([p, q, r, s], 1);
-    let logits = rows(stacked(native.logits), native.logitsLayout, K);
-    // A dataset subset of the model's classes: only those channels are trained.
-    if (native.classMap) logits = t.gather(logits, t.e.constant("int64", native.classMap, [native.classMap.length]), 1);
-    const targets = input("class_targets", "float32", ["M", C]);
+    const logits = rows(stacked(native.logits), native.logitsLayout, K);
+    const targets = input("class_targets", "float32", ["M", K]);
     const gtBoxes = input("gt_boxes", "float32", ["M", 4]);
     if (kind === "rs") {
       const l = rsDetectionLoss(t, { logits, boxes, gtBoxes, classTargets: targets });

@@ -107,11 +107,25 @@ export function rewriteClassChannels(source: ModelProto, convNodes: readonly str
     tracked.set(conv.output[0]!, { axis: 1, old: spec.groups * K, now: spec.groups * K2, pre: 0, block: spec.groups * K, groups: spec.groups });
   }
   let fresh = 0;
-  /** Points input `i` of `node` at a new int64 constant (shared constants stay as they were). */
+  const readers = new Map<string, number>();
+  for (const n of g.node) for (const i of n.input) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
+  /**
+   * Input `i` of `node` becomes the int64 constant `values`: edited in place when only this node
+   * reads it (the graph keeps its node types), else a new initializer (shared constants stay).
+   */
   const setInts = (node: NodeProto, i: number, values: number[]) => {
-    const name = `${node.output[0]}__classes${fresh++}`;
-    g.initializer.push(tensorProto(name, "int64", values, [values.length]));
-    node.input[i] = name;
+    const name = node.input[i]!;
+    if (readers.get(name) === 1) {
+      const init = inits.get(name);
+      const attr = constNodes.get(name)?.attribute.find((a) => a.name === "value");
+      const dtype = (init ?? attr?.t)?.dataType === 6 ? "int32" : "int64";
+      const dims = (init ?? attr?.t)?.dims.map(Number) ?? [values.length];
+      if (init) return void Object.assign(init, tensorProto(name, dtype, values, dims));
+      if (attr?.t) return void (attr.t = tensorProto(attr.t.name, dtype, values, dims));
+    }
+    const fresh_ = `${node.output[0]}__classes${fresh++}`;
+    g.initializer.push(tensorProto(fresh_, "int64", values, [values.length]));
+    node.input[i] = fresh_;
   };
   const constantOf = (name: string): number[] | undefined => {
     const t = inits.get(name) ?? constNodes.get(name)?.attribute.find((a) => a.name === "value")?.t;
@@ -282,11 +296,7 @@ export function rewriteClassChannels(source: ModelProto, convNodes: readonly str
       const piece = constantOf(cat.input[i]!);
       const len = piece?.length ?? shapes.get(cat.input[i]!)?.[0] ?? 1;
       if (j >= pos && j < pos + len) {
-        if (piece && piece[j - pos] === old) {
-          const name = `${cat.output[0]}__classes${fresh++}`;
-          g.initializer.push(tensorProto(name, "int64", piece.map((v, q) => (q === j - pos ? now : v)), [piece.length]));
-          cat.input[i] = name;
-        }
+        if (piece && piece[j - pos] === old) setInts(cat, i, piece.map((v, q) => (q === j - pos ? now : v)));
         return;
       }
       pos += len;
