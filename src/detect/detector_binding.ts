@@ -123,7 +123,7 @@ export async function bindDetector(source: ModelProto, adapter: DetectorAdapter,
     const c = shapes[level.classes]!;
     const b = shapes[level.boxes]!;
     for (const [name, d] of [[level.classes, c], [level.boxes, b], ...(level.centerness ? [[level.centerness, shapes[level.centerness]!] as const] : [])] as const) {
-      if (d.length !== 4) throw new AdapterError(`adapter "${adapter.name}": tensor "${name}" (level ${i}) has rank ${d.length} ([${d.join(", ")}]); a head tensor is [B, channels, H, W]`);
+      if (d.length !== 4) throw new AdapterError(`adapter "${adapter.name}": tensor "${name}" (level ${i}) has rank ${d.length} ([${d.join(", ")}]); a head tensor is [B, channels, H, W]${d.length === 3 ? "; a [B, 4+C, N] output of decoded boxes and scores is a YOLO-style export: describe it with a \"native\" adapter (ranksort inspect MODEL --out adapter.json)" : ""}`);
     }
     if (c[2] !== b[2] || c[3] !== b[3]) throw new AdapterError(`adapter "${adapter.name}": level ${i} class tensor is ${c[2]}×${c[3]} but its box tensor is ${b[2]}×${b[3]}: they are not the same level`);
     const A = expectedAnchors(adapter, i);

@@ -219,6 +219,11 @@ describe("YOLO-style exports: one-line errors", () => {
     ["N that does not factor into the strides", ["--model", dfl, "--preset", adapter("strides", { strides: [8, 16] })], /output "output0" has N = 336 locations \(layout channels-first\), but strides 8, 16 at 128² give 256 \+ 64 = 320/],
     ["a DFL bin count that does not divide the box channels", ["--model", dfl, "--preset", adapter("bins", { dflBins: 5 })], /native.dflBins 5 does not fit the box branch: conv "[^"]+" has 64 channels, expected 4 sides × 5 bins = 20 \(this model has 16 bins per side\)/],
     ["a class-name list of the wrong length", ["--model", dfl, "--preset", adapter("names", {}, { classNames: ["square", "disc"] })], /"classNames" lists 2 names, but output "output0" has 3 class channels/],
+    ["a head-tensor adapter on a YOLO-style output", ["--model", dfl, "--preset", (() => {
+      const p = join(dir, "levels.json");
+      writeFileSync(p, JSON.stringify({ name: "levels", levels: [{ stride: 8, classes: "output0", boxes: "output0" }], coder: "distance-exp" }));
+      return p;
+    })()], /tensor "output0" \(level 0\) has rank 3 \(\[1, 7, 336\]\); .* is a YOLO-style export: describe it with a "native" adapter/],
     ["--new-classes without a class branch", ["--model", shared, "--preset", adapter("shared", { strides: [8] }), "--new-classes", "--data", join(dir, "data32")], /the class branch cannot be found: no convolution with 3 output channels \(one per class\) feeds the class logits/],
   ];
   for (const [what, args, message] of cases) {
