@@ -130,6 +130,8 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
     metrics = [{ epoch: 0, loss: null, components: {}, ...before.metrics, oLRP: before.oLRP, trainSeconds: 0, imagesPerSecond: 0 }];
     writeFileAtomic(metricsFile, JSON.stringify(metrics, null, 2));
   }
+  // The adapter of the exported model (its class set may differ from the given one): for eval/predict.
+  writeFileAtomic(join(cfg.outDir, "adapter.json"), JSON.stringify(adapter, null, 2) + "\n");
   writeFileAtomic(join(cfg.outDir, "run.json"), JSON.stringify({ data: cfg.dataDir, adapter, frozen: [...frozen].length, loss: cfg.loss, optimizer: cfg.optimizer, batch: batchSize, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend, lossKernels: cfg.lossKernels ?? "body" }, null, 2));
   // The trained weights as an inference model, BatchNorm statistics re-estimated (precise BN).
   const exportCalibrated = async () =>

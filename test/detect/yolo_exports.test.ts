@@ -95,6 +95,10 @@ describe("YOLO-style exports: inspect → train → drop-in", () => {
       const exported = readModel(join(out, "model.onnx"));
       const run_ = JSON.parse(readFileSync(join(out, "run.json"), "utf8"));
       expect(run_.frozen).toBe(c.dfl ? 3 : 2); // anchor points, strides (and the DFL weights) stay fixed
+      // The run's adapter describes the exported model (its class set): eval scores it.
+      const ev = run("eval", "--model", join(out, "model.onnx"), "--preset", join(out, "adapter.json"), "--data", join(dir, c.data), "--json");
+      expect(ev.status).toBe(0);
+      expect(JSON.parse(ev.stdout.trim().split("\n").at(-1)!).images).toBe(12);
       const shapes = await plainRun(join(out, "model.onnx"), [1, 3, 128, 128]);
       expect(shapes.output0).toEqual(c.layout === "channels-first" ? [1, 7, 336] : [1, 336, 7]);
       // The user's file with new weights: same inputs, outputs, node types (class surgery included).

@@ -85,6 +85,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
   for (const m of metrics) {
     console.log(`epoch ${m.epoch}: loss ${(m.loss === null ? "  -  " : m.loss.toFixed(3))}  AP ${m.AP.toFixed(3)}  AP50 ${m.AP50.toFixed(3)}  AP75 ${m.AP75.toFixed(3)}  oLRP ${m.oLRP.toFixed(3)}  ${m.epoch === 0 ? "-" : m.imagesPerSecond.toFixed(1)} img/s`);
   }
-  console.log(`run folder: ${values.out} (metrics.json, checkpoint.bin, model.onnx)`);
+  console.log(`run folder: ${values.out} (metrics.json, checkpoint.bin, model.onnx, adapter.json)`);
   return 0;
 }
