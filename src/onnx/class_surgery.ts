@@ -268,7 +268,7 @@ export function rewriteClassChannels(source: ModelProto, convNodes: readonly str
         const axis = Number(n.attribute.find((a) => a.name === "axis")?.i ?? 0n);
         const r = shape(n.input[0]!)!.length;
         const ax = axis < 0 ? axis + r : axis;
-        if (ax === s.axis) throw fail(`"${n.name}" gathers on the class axis`);
+        if (ax === s.axis) throw fail(`"${n.name}" gathers on the class axis (post-processing that picks classes one by one, e.g. a per-class loop the export unrolled); re-export the model with the dataset's class count`);
         const rankDrop = r - (shape(out0)?.length ?? r);
         pass({ ...s, axis: ax < s.axis ? s.axis - rankDrop : s.axis });
         break;
