@@ -95,6 +95,11 @@ describe("YOLO-style exports: inspect → train → drop-in", () => {
       const exported = readModel(join(out, "model.onnx"));
       const run_ = JSON.parse(readFileSync(join(out, "run.json"), "utf8"));
       expect(run_.frozen).toBe(c.dfl ? 3 : 2); // anchor points, strides (and the DFL weights) stay fixed
+      // The GIoU on the model's own boxes reaches the box branch through its decode (DFL softmax or exp).
+      const weights = (m: ModelProto, name: string) => new Float32Array(new Uint8Array(m.graph!.initializer.find((t) => t.name === name)!.rawData).buffer);
+      const [w0, w1] = [weights(readModel(model), "box_branch.0.2.weight"), weights(exported, "box_branch.0.2.weight")];
+      expect(w1.some((v, i) => v !== w0[i])).toBe(true);
+      for (const name of ["anchor_points", "anchor_strides", ...(c.dfl ? ["dfl.weight"] : [])]) expect(weights(exported, name)).toEqual(weights(readModel(model), name));
       // The run's adapter describes the exported model (its class set): eval scores it.
       const ev = run("eval", "--model", join(out, "model.onnx"), "--preset", join(out, "adapter.json"), "--data", join(dir, c.data), "--json");
       expect(ev.status).toBe(0);
