@@ -13,7 +13,14 @@ import { RankSortSession } from "../runtime/session.ts";
 import { AdapterError, type DetectorAdapter, type NativeDecode } from "./adapter.ts";
 import type { AnchorLayout } from "./anchor_layout.ts";
 import { levelAnchors, levelPoints } from "./anchors.ts";
-import type { ModelImageInput } from "./detector_binding.ts";
+
+/** The model's image input as binding reads it (detector_binding.ts's ModelImageInput). */
+interface ModelImageInput {
+  name: string;
+  layout: "CHW" | "NCHW";
+  staticBatch: number | undefined;
+  size: number;
+}
 
 /** What binding found in a native model's graph. */
 export interface NativeBinding {
