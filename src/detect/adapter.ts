@@ -67,6 +67,24 @@ export interface AdapterPostprocess {
   clip?: boolean;
 }
 
+/**
+ * Model-native decode (YOLO-style single-output exports): the model decodes its own boxes and scores
+ * into one tensor, and ranksort trains through that decode (see src/detect/native_decode.ts).
+ */
+export interface NativeDecode {
+  /** The output tensor: [B, 4 + C, N] ("channels-first") or [B, N, 4 + C] ("channels-last"). */
+  output: string;
+  layout: "channels-first" | "channels-last";
+  /** Box channels 0…3: centre and size (cx, cy, w, h) or corners (x1, y1, x2, y2), in input pixels. */
+  boxFormat: "cxcywh" | "xyxy";
+  /** Strides of the levels the N axis concatenates, in order (N = Σ ceil(S / stride)²). */
+  strides: number[];
+  /** The pre-sigmoid class logits; found by walking back from the output's Sigmoid when absent. */
+  logits?: string;
+  /** DFL bins per box side (informational; checked against the box branch's channels). */
+  dflBins?: number;
+}
+
 export interface DetectorAdapter {
   name: string;
   /** Object classes (dataset categories). Read from the head's channels when absent. */
@@ -81,7 +99,9 @@ export interface DetectorAdapter {
    * "distance-linear": torchvision FCOS's BoxLinearCoder: l, t, r, b = relu(x)·anchor size from the
    *   anchor centre.
    */
-  coder: "distance-exp" | "delta-xywh" | "distance-linear";
+  coder: "distance-exp" | "delta-xywh" | "distance-linear" | "native";
+  /** Model-native decode: the model's own output is trained and evaluated (coder "native", no levels). */
+  native?: NativeDecode;
   deltaCoder?: DeltaCoderOptions;
   /** torchvision AnchorGenerator anchors instead of stride-based ones (torchvision exports). */
   anchorGenerator?: AnchorGeneratorSpec;
@@ -183,14 +203,31 @@ export function checkAdapterFields(json: unknown, label: string): DetectorAdapte
   const bad = (field: string, want: string) => new AdapterError(`${label}: "${field}" must be ${want}; got ${JSON.stringify((a as Record<string, unknown>)[field.split(/[.[]/)[0]!])}`);
   if (!a || typeof a !== "object" || Array.isArray(a)) throw new AdapterError(`${label}: an adapter is a JSON object (see \`ranksort inspect MODEL --out adapter.json\`)`);
   if (typeof a.name !== "string") a.name = label;
-  if (!Array.isArray(a.levels) || !a.levels.length) throw bad("levels", "a non-empty array of {stride, classes, boxes}");
-  a.levels.forEach((l, i) => {
+  if (a.native !== undefined) checkNativeFields(a, label);
+  else if (!Array.isArray(a.levels) || !a.levels.length) throw bad("levels", "a non-empty array of {stride, classes, boxes}");
+  (a.levels ?? []).forEach((l, i) => {
     if (!l || typeof l.classes !== "string" || typeof l.boxes !== "string" || typeof l.stride !== "number") throw bad(`levels[${i}]`, "{stride: number, classes: tensor name, boxes: tensor name}");
   });
-  if (!["distance-exp", "delta-xywh", "distance-linear"].includes(a.coder as string)) throw bad("coder", '"distance-exp", "delta-xywh" or "distance-linear"');
+  if (a.native === undefined && !["distance-exp", "delta-xywh", "distance-linear"].includes(a.coder as string)) throw bad("coder", '"distance-exp", "delta-xywh" or "distance-linear"');
   if (a.numClasses !== undefined && (!Number.isInteger(a.numClasses) || a.numClasses < 0)) throw bad("numClasses", "a positive integer (0 or absent: read from the model)");
   if (a.imageSize !== undefined && (!Number.isInteger(a.imageSize) || a.imageSize < 0)) throw bad("imageSize", "a positive integer (0 or absent: read from the model)");
   if (a.frozen !== undefined && (!Array.isArray(a.frozen) || a.frozen.some((f) => typeof f !== "string"))) throw bad("frozen", 'an array of name globs, "backbone" or "bn"');
+  if (a.classNames !== undefined && (!Array.isArray(a.classNames) || a.classNames.some((n) => typeof n !== "string"))) throw bad("classNames", "an array of class names in channel order");
   if (a.anchorScale === undefined) a.anchorScale = 8;
   return a as DetectorAdapter;
+}
+
+/** Field checks of a model-native adapter (levels and coder are implied). */
+function checkNativeFields(a: Partial<DetectorAdapter>, label: string): void {
+  const n = a.native as Partial<NativeDecode>;
+  const bad = (field: string, want: string) => new AdapterError(`${label}: "native.${field}" must be ${want}; got ${JSON.stringify((n as Record<string, unknown>)?.[field])}`);
+  if (!n || typeof n !== "object") throw new AdapterError(`${label}: "native" must be an object {output, layout, boxFormat, strides}`);
+  if (typeof n.output !== "string") throw bad("output", "the name of the model's output tensor");
+  if (n.layout !== "channels-first" && n.layout !== "channels-last") throw bad("layout", '"channels-first" ([B, 4+C, N]) or "channels-last" ([B, N, 4+C])');
+  if (n.boxFormat !== "cxcywh" && n.boxFormat !== "xyxy") throw bad("boxFormat", '"cxcywh" or "xyxy"');
+  if (!Array.isArray(n.strides) || !n.strides.length || n.strides.some((s) => !Number.isInteger(s) || s < 1)) throw bad("strides", "a non-empty array of positive integers");
+  if (n.logits !== undefined && typeof n.logits !== "string") throw bad("logits", "a tensor name");
+  if (n.dflBins !== undefined && (!Number.isInteger(n.dflBins) || n.dflBins < 1)) throw bad("dflBins", "a positive integer");
+  a.levels ??= [];
+  a.coder = "native";
 }

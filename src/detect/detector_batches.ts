@@ -7,6 +7,7 @@ import { readImage } from "../data/image.ts";
 import type { HostTensor } from "../runtime/host_tensor.ts";
 import { adapterNormalisation, type AnchorLayout, anchorLayout, type DetectorAdapter } from "./adapter.ts";
 import type { BoundDetector, ModelImageInput } from "./detector_binding.ts";
+import type { NativeBinding } from "./native_decode.ts";
 import { assignATSS, assignMaxIoU, classTargets, ignoreCrowdAnchors } from "./assigners.ts";
 
 export interface Batch {
@@ -33,13 +34,15 @@ export interface BatchPlan {
   imageInputs: string[];
   /** Images per copy (dynamic batch: the whole batch). */
   perCopy: number | undefined;
+  /** Model-native decode: the loss reads the model's own output and logits. */
+  native?: NativeBinding;
 }
 
 /** A plan for `batch` images per step (a static batch must divide it). */
 export function batchPlan(bound: BoundDetector, batch: number, nameIn: (i: number, name: string) => string = (_, n) => n): BatchPlan {
   const k = bound.input.staticBatch;
   const copies = k === undefined ? 1 : batch / k;
-  return { adapter: bound.adapter, layout: bound.layout, input: bound.input, copies, imageInputs: Array.from({ length: copies }, (_, i) => nameIn(i, bound.input.name)), perCopy: k };
+  return { adapter: bound.adapter, layout: bound.layout, input: bound.input, copies, imageInputs: Array.from({ length: copies }, (_, i) => nameIn(i, bound.input.name)), perCopy: k, native: bound.native };
 }
 
 /** The plan for a dynamic-batch raw-head export with a known layout (no model needed). */
@@ -105,7 +108,9 @@ export function makeBatch(samples: CocoDataset["samples"], plan: BatchPlan, rand
     feeds[name] = { type: "float32", data, dims: plan.input.layout === "CHW" ? [3, S, S] : [per, 3, S, S] };
   });
   if (centerness) feeds.centerness_targets = { type: "float32", data: centerness, dims: [B * N, 1] };
-  if (adapter.coder === "distance-exp") {
+  if (plan.native) {
+    // The model decodes its own boxes: no anchor feeds.
+  } else if (adapter.coder === "distance-exp") {
     feeds.anchor_points = { type: "float32", data: points, dims: [B * N, 2] };
     feeds.anchor_strides = { type: "float32", data: strides, dims: [B * N, 1] };
   } else feeds.anchor_boxes = { type: "float32", data: anchorBoxes, dims: [B * N, 4] };

@@ -10,6 +10,7 @@ import { untieExportTies } from "../autodiff/untie.ts";
 import { RankSortSession } from "../runtime/session.ts";
 import { AdapterError, type DetectorAdapter } from "./adapter.ts";
 import { type AnchorLayout, anchorLayout } from "./anchor_layout.ts";
+import { bindNative, type NativeBinding, nativeLayout } from "./native_decode.ts";
 
 /** The model's image input: [3, H, W] (one image per run) or [B, 3, H, W] (B static or dynamic). */
 export interface ModelImageInput {
@@ -34,6 +35,8 @@ export interface BoundDetector {
   classChannels: number;
   /** Anchors per location, per level. */
   anchorsPerLocation: number[];
+  /** Model-native decode (adapter "native"): the output, its logits and decode constants. */
+  native?: NativeBinding;
 }
 
 function dims(v: ValueInfoProto | undefined): (number | string)[] | undefined {
@@ -86,6 +89,7 @@ const POSTPROCESS_OPS = new Set(["NonMaxSuppression", "TopK"]);
 export async function bindDetector(source: ModelProto, adapter: DetectorAdapter, label = "model"): Promise<BoundDetector> {
   const model = untieExportTies(source).model;
   const input = modelImageInput(model, adapter, label);
+  if (adapter.native) return bindNativeDetector(model, adapter, input, label);
   const g = model.graph!;
   const defined = definedValues(g);
   const outputs = g.output.map((o) => o.name);
@@ -119,7 +123,7 @@ export async function bindDetector(source: ModelProto, adapter: DetectorAdapter,
     const c = shapes[level.classes]!;
     const b = shapes[level.boxes]!;
     for (const [name, d] of [[level.classes, c], [level.boxes, b], ...(level.centerness ? [[level.centerness, shapes[level.centerness]!] as const] : [])] as const) {
-      if (d.length !== 4) throw new AdapterError(`adapter "${adapter.name}": tensor "${name}" (level ${i}) has rank ${d.length} ([${d.join(", ")}]); a head tensor is [B, channels, H, W]`);
+      if (d.length !== 4) throw new AdapterError(`adapter "${adapter.name}": tensor "${name}" (level ${i}) has rank ${d.length} ([${d.join(", ")}]); a head tensor is [B, channels, H, W]${d.length === 3 ? "; a [B, 4+C, N] output of decoded boxes and scores is a YOLO-style export: describe it with a \"native\" adapter (ranksort inspect MODEL --out adapter.json)" : ""}`);
     }
     if (c[2] !== b[2] || c[3] !== b[3]) throw new AdapterError(`adapter "${adapter.name}": level ${i} class tensor is ${c[2]}×${c[3]} but its box tensor is ${b[2]}×${b[3]}: they are not the same level`);
     const A = expectedAnchors(adapter, i);
@@ -143,4 +147,15 @@ export async function bindDetector(source: ModelProto, adapter: DetectorAdapter,
   }
   const resolved: DetectorAdapter = { ...adapter, numClasses, imageSize: S };
   return { adapter: resolved, input, model, heads, headNames, layout: anchorLayout(resolved, levelShapes), classChannels, anchorsPerLocation };
+}
+
+/** A native adapter bound: the model cut at its output and logits, assignment geometry from the strides. */
+async function bindNativeDetector(model: ModelProto, adapter: DetectorAdapter, input: ModelImageInput, label: string): Promise<BoundDetector> {
+  const native = await bindNative(model, adapter, input, label);
+  const C = native.modelClasses;
+  if (adapter.numClasses && adapter.numClasses !== C) throw new AdapterError(`adapter "${adapter.name}" says ${adapter.numClasses} classes, but output "${native.output}" has ${C} class channels`);
+  const headNames = [native.output, native.logits];
+  const resolved: DetectorAdapter = { ...adapter, numClasses: C, imageSize: input.size, native: { ...adapter.native!, logits: native.logits } };
+  const layout = nativeLayout(adapter.native!, input.size);
+  return { adapter: resolved, input, model, heads: cutAtValues(model, headNames), headNames, layout, classChannels: C, anchorsPerLocation: adapter.native!.strides.map(() => 1), native };
 }

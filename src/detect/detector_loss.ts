@@ -5,6 +5,7 @@ import type { TensorOps } from "../onnx/tensor_ops.ts";
 import { focalLoss, giouLoss } from "../train/losses.ts";
 import { decodeBoxesInGraph, flattenLevels } from "./box_decode.ts";
 import type { BatchPlan } from "./detector_batches.ts";
+import { nativeDetectionLoss } from "./native_loss.ts";
 import { rsDetectionLoss } from "./rs_detection_loss.ts";
 
 const f = (t: TensorOps, v: number) => t.scalar("float32", v);
@@ -17,6 +18,7 @@ function bceWithLogits(t: TensorOps, x: Value, y: Value): Value {
 
 /** The loss graph on the heads of every graph copy: RS (the official heads' form) or Focal + GIoU, plus centerness BCE when the model has centerness heads. */
 export function detectionLoss(plan: BatchPlan, kind: "rs" | "focal", nameIn: (copy: number, name: string) => string = (_, n) => n) {
+  if (plan.native) return nativeDetectionLoss(plan, kind, nameIn);
   const { adapter } = plan;
   return (t: TensorOps, outputs: Record<string, Value>, input: (n: string, d: "float32", s: (number | string)[]) => Value): { loss: Value; report: Record<string, Value> } => {
     const C = adapter.numClasses;

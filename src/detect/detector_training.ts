@@ -23,6 +23,7 @@ import { frozenInitializers } from "../train/freeze.ts";
 import { AdapterError, type DetectorAdapter } from "./adapter.ts";
 import { batchPlan, imageBatches, makeBatch, split } from "./detector_batches.ts";
 import { bindDetector, type BoundDetector } from "./detector_binding.ts";
+import { fitClassSet } from "./class_sets.ts";
 import { checkDropIn, type DropInCheck, DropInError } from "./dropin_check.ts";
 import { detectionLoss } from "./detector_loss.ts";
 import type { CocoDataset, DetectionSample } from "../data/coco.ts";
@@ -59,6 +60,8 @@ export interface DetectorTrainConfig {
   onProgress?: (p: Progress) => void;
   /** Initializer patterns to keep fixed (name globs, "backbone", "bn"), besides the adapter's `frozen`. */
   freeze?: string[];
+  /** Re-initialise the class branch for the dataset's categories when they are not the model's (src/detect/class_sets.ts). */
+  newClasses?: boolean;
   /** Called with the drop-in check's result (models whose adapter names their own detection outputs). */
   onDropIn?: (check: DropInCheck) => void;
 }
@@ -96,19 +99,11 @@ export function resolveBatch(bound: BoundDetector, requested: number | undefined
   return requested ?? 8;
 }
 
-/** The dataset's categories against the model's classes, with what the mismatch means. */
-function checkClasses(datasetClasses: number, bound: BoundDetector, label: string): void {
-  const C = bound.adapter.numClasses;
-  if (datasetClasses === C) return;
-  const bg = bound.adapter.backgroundChannel ? ` (its class tensors have ${bound.classChannels} channels: background + ${C}${bound.adapter.backgroundChannel === "unused" ? ", torchvision counts label 0 as background" : ""})` : "";
-  throw new AdapterError(`the dataset has ${datasetClasses} categories but ${label} (${bound.adapter.name}) predicts ${C}${bg}`);
-}
-
 export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetrics[]> {
   const dataset = loadCoco(cfg.dataDir);
   const label = basename(cfg.modelPath);
-  const bound = await bindDetector(readModel(cfg.modelPath), cfg.adapter, label);
-  checkClasses(dataset.categories.length, bound, label);
+  // The dataset's class set: the model's own, a subset by name, or a new class branch (--new-classes).
+  const bound = await fitClassSet(await bindDetector(readModel(cfg.modelPath), cfg.adapter, label), dataset.categories.map((c) => c.name), { newClasses: cfg.newClasses, seed: cfg.seed }, label);
   const batchSize = resolveBatch(bound, cfg.batch, label);
   const valSet = cfg.valDir ? loadCoco(cfg.valDir) : undefined;
   if (valSet && valSet.categories.map((c) => c.id).join() !== dataset.categories.map((c) => c.id).join()) {
@@ -141,7 +136,7 @@ export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetr
     const metrics = await runEpochs(cfg, bound, batchSize, dataset, train, val, state, stop);
     // The exported file is the user's model with trained weights: its own post-processing must give
     // what ranksort's evaluation scored, or the drop-in is wrong — say so loudly.
-    if (bound.adapter.modelDetections) {
+    if (bound.adapter.modelDetections || bound.native) {
       const model = new Uint8Array(readFileSync(join(dir, "model.onnx")));
       const check = await checkDropIn(model, bound.adapter, val.slice(0, 16).map((s) => readImage(s.path)));
       writeFileAtomic(join(dir, "dropin.json"), JSON.stringify(check, null, 2));
@@ -163,7 +158,9 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
   const copies = bound.input.layout === "CHW" ? batchSize : 1;
   const replicated = replicateGraph(bound.heads, copies);
   const plan = batchPlan(bound, batchSize, replicated.nameIn);
-  const frozen = frozenInitializers(model, [...(adapter.frozen ?? []), ...(cfg.freeze ?? [])]);
+  const frozen = frozenInitializers(bound.model, [...(adapter.frozen ?? []), ...(cfg.freeze ?? [])]);
+  // A native model's decode constants (anchor points, strides, DFL weights) are buffers, not weights.
+  for (const name of bound.native?.decodeConstants ?? []) frozen.add(name);
   const trainer = await Trainer.create(
     {
       model: replicated.model,
@@ -185,6 +182,8 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
   const checkpointPath = join(dir, "checkpoint.bin");
   const stepsPerEpoch = Math.ceil(train.length / batchSize);
   const runJson = JSON.stringify({ data: cfg.dataDir, val: cfg.valDir ?? null, valFraction: cfg.valDir ? null : (cfg.valFraction ?? 0.2), seed, adapter, frozen: frozen.size, loss: cfg.loss, optimizer: cfg.optimizer, batch: batchSize, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend, lossKernels: cfg.lossKernels ?? "body" }, null, 2);
+  // The adapter of the exported model (its class set may differ from the given one): for eval/predict.
+  const adapterJson = JSON.stringify(adapter, null, 2) + "\n";
   const checkpointBytes = async () => encodeCheckpoint(await trainer.checkpoint({ adapter: adapter.name, loss: cfg.loss, run: signature }));
   let metrics: EpochMetrics[];
   let state: RunState;
@@ -212,7 +211,7 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
     metrics = [{ epoch: 0, loss: null, components: {}, ...before.metrics, oLRP: before.oLRP, trainSeconds: 0, imagesPerSecond: 0 }];
     state = commitRunFiles(dir, {
       "checkpoint.bin": await checkpointBytes(), "metrics.json": JSON.stringify(metrics, null, 2), "model.onnx": encodeModel(model),
-      "evaluation.json": JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections: before.detections }), "run.json": runJson,
+      "evaluation.json": JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections: before.detections }), "run.json": runJson, "adapter.json": adapterJson,
     }, { epoch: 0, epochs: cfg.epochs });
   }
   // The trained weights as an inference model, BatchNorm statistics re-estimated (precise BN).
@@ -284,7 +283,7 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
     metrics.push({ epoch: epoch + 1, loss: progress.lossSum / stepsPerEpoch, components, ...evaluation.metrics, oLRP: evaluation.oLRP, trainSeconds, imagesPerSecond: train.length / trainSeconds });
     state = commitRunFiles(dir, {
       "checkpoint.bin": await checkpointBytes(), "metrics.json": JSON.stringify(metrics, null, 2), "model.onnx": calibrated,
-      "evaluation.json": JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections: evaluation.detections }), "run.json": runJson,
+      "evaluation.json": JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections: evaluation.detections }), "run.json": runJson, "adapter.json": adapterJson,
     }, { epoch: epoch + 1, epochs: cfg.epochs }, state);
   }
   return metrics;

@@ -10,7 +10,9 @@ import { RankSortSession } from "../runtime/session.ts";
 import { AdapterError, adapterNormalisation, type DetectorAdapter } from "./adapter.ts";
 import { iou } from "./boxes.ts";
 import { bindDetector } from "./detector_binding.ts";
-import { DetectorRunner, type ImageDetection } from "./run_detector.ts";
+import { nativeDetections } from "./native_decode.ts";
+import { postprocess } from "./postprocess.ts";
+import { DetectorRunner, type ImageDetection, postprocessOptions } from "./run_detector.ts";
 
 /** The exported model's own outputs disagree with ranksort's evaluation (exit 1: the run finished, its result is wrong). */
 export class DropInError extends Error {
@@ -42,6 +44,20 @@ const MIN_AGREEMENT = 0.9;
 export async function modelOwnDetections(model: Uint8Array, adapter: DetectorAdapter, images: readonly RGBImage[]): Promise<{ detections: ImageDetection[][]; background: number }> {
   const proto = decodeModel(model);
   const bound = await bindDetector(proto, adapter);
+  if (bound.native) {
+    // The whole file as exported (not ranksort's cut), its own boxes and scores, then NMS.
+    const session = await RankSortSession.create(proto, { executionProvider: "cpu" });
+    const S = bound.input.size;
+    const detections: ImageDetection[][] = [];
+    for (const img of images) {
+      const prep = prepareImage(img, new Float32Array(0), S, adapterNormalisation(bound.adapter));
+      const out = await session.run({ [bound.input.name]: { type: "float32", data: prep.pixels, dims: bound.input.layout === "CHW" ? [3, S, S] : [1, 3, S, S] } });
+      const { scores, boxes } = nativeDetections(bound.native, out[bound.native.output]!, 0);
+      const k = 1 / prep.scale;
+      detections.push(postprocess(scores, boxes, bound.adapter.numClasses, postprocessOptions(bound.adapter), bound.layout.perLevel).map((d) => ({ classIndex: d.classIndex, score: d.score, box: [d.box[0] * k, d.box[1] * k, d.box[2] * k, d.box[3] * k] })));
+    }
+    return { detections, background: 0 };
+  }
   const outs = adapter.modelDetections!;
   const names = proto.graph!.output.map((o) => o.name);
   const pick = (ref: number | string) => {

@@ -11,6 +11,7 @@ import { untieExportTies } from "../autodiff/untie.ts";
 import { AdapterError, type AdapterLevel, type DetectorAdapter } from "./adapter.ts";
 import { headTensorNames, modelImageInput, type ModelImageInput } from "./detector_binding.ts";
 import { PRESETS } from "./presets.ts";
+import { inspectNative, type NativeInspection } from "./inspect_native.ts";
 
 export interface HeadTensor {
   name: string;
@@ -42,6 +43,8 @@ export interface Inspection {
   preset: string | undefined;
   adapter: DetectorAdapter & { notes: string[] };
   notes: string[];
+  /** A YOLO-style single output of decoded boxes and scores (model-native decode). */
+  native?: NativeInspection;
 }
 
 function shapeOf(v: { type?: { value: { case?: string; value?: unknown } } } | undefined): (number | string)[] {
@@ -77,6 +80,8 @@ export async function inspectModel(source: ModelProto, label: string, dataset?: 
   const g = model.graph!;
   const blank = { name: "inspect", levels: [], coder: "distance-exp", numClasses: 0, imageSize: 0, anchorScale: 8 } as DetectorAdapter;
   const input = modelImageInput(model, blank, label);
+  const native = await inspectNative(model, input, label);
+  if (native) return nativeInspection(model, input, native, label, dataset);
   const inits = new Set(g.initializer.map((t) => t.name));
   const notes: string[] = [];
   const leaves = leafConvs(g);
@@ -195,8 +200,61 @@ export async function inspectModel(source: ModelProto, label: string, dataset?: 
   };
 }
 
+function nativeInspection(model: ModelProto, input: ModelImageInput, n: NativeInspection, label: string, dataset?: CocoDataset): Inspection {
+  const g = model.graph!;
+  const notes = [...n.notes];
+  if (dataset) {
+    const names = dataset.categories.map((c) => c.name);
+    if (n.classNames && names.every((x) => n.classNames!.includes(x))) notes.push(`the dataset's ${names.length} categories are among the model's class names: train uses those channels only and exports them in the dataset's order`);
+    else if (names.length !== n.classChannels) notes.push(`the model has ${n.classChannels} class channels and the dataset ${names.length} categories: train refuses unless the adapter's "classNames" contain every category name, or --new-classes re-initialises the class branch`);
+    else notes.push(`the model's ${n.classChannels} class channels match the dataset's ${names.length} categories`);
+  }
+  const adapter: DetectorAdapter & { notes: string[] } = {
+    name: `${label.replace(/\.onnx$/, "")}-native`,
+    numClasses: n.classChannels,
+    imageSize: input.size,
+    levels: [],
+    coder: "native",
+    anchorScale: 8,
+    native: n.native,
+    ...(n.classNames ? { classNames: n.classNames } : {}),
+    notes: [
+      "model-native decode: ranksort trains the model's own decoded boxes (GIoU) and pre-sigmoid class logits (RS loss), assigning with ATSS on the cell centres (8·stride virtual anchors)",
+      ...notes,
+    ],
+  };
+  return {
+    input,
+    inputShape: shapeOf(g.input.find((v) => v.name === input.name)),
+    outputs: g.output.map((o) => ({ name: o.name, shape: shapeOf(o) })),
+    levels: n.native.strides.map((stride, i) => ({ stride, height: n.levelSizes[i]!, width: n.levelSizes[i]!, tensors: [] })),
+    anchorsPerLocation: 1,
+    classChannels: n.classChannels,
+    postprocessing: undefined,
+    batchNorm: g.node.some((x) => x.opType === "BatchNormalization") ? "BatchNormalization nodes (inference)" : "none (folded into Conv weights, or absent)",
+    normalisesInside: false,
+    preset: undefined,
+    adapter,
+    notes,
+    native: n,
+  };
+}
+
 /** A readable report of an inspection. */
 export function formatInspection(r: Inspection, label: string): string {
+  if (r.native) {
+    const n = r.native;
+    return [
+      `${label}`,
+      `  input: "${r.input.name}" [${r.inputShape.join(", ")}] — ${r.input.staticBatch ? `static batch ${r.input.staticBatch}` : "dynamic batch"}, ${r.input.size}×${r.input.size}`,
+      `  output: "${n.native.output}" [${r.outputs[0]!.shape.join(", ")}] — YOLO-style single output, ${n.native.layout === "channels-first" ? "[B, 4+C, N]" : "[B, N, 4+C]"}: decoded boxes (${n.native.boxFormat}, input pixels) and ${n.classChannels} class scores`,
+      `  score activation: ${n.scoreActivation}`,
+      `  level layout (N axis): ${n.native.strides.map((s, i) => `stride ${s} (${n.levelSizes[i]}×${n.levelSizes[i]})`).join(" + ")} = ${n.levelSizes.reduce((a, h) => a + h * h, 0)} locations`,
+      `  box branch: ${n.native.dflBins ? `DFL, ${n.native.dflBins} bins per side (softmax + expectation)` : "no DFL (direct distances)"}`,
+      `  preset: none — model-native decode (adapter "native")`,
+      ...r.adapter.notes.map((x) => `  - ${x}`),
+    ].join("\n");
+  }
   const lines = [
     `${label}`,
     `  input: "${r.input.name}" [${r.inputShape.join(", ")}] — ${r.input.layout === "CHW" ? "one image per run" : r.input.staticBatch ? `static batch ${r.input.staticBatch}` : "dynamic batch"}, ${r.input.size}×${r.input.size}${r.normalisesInside ? ", normalised inside the graph (feed 0…1)" : ""}`,

@@ -12,6 +12,7 @@ import { type ExecutionProvider, RankSortSession } from "../runtime/session.ts";
 import { adapterNormalisation, type DetectorAdapter } from "./adapter.ts";
 import { decodeForAdapter } from "./box_decode.ts";
 import { bindDetector, type BoundDetector } from "./detector_binding.ts";
+import { nativeDetections } from "./native_decode.ts";
 import { DEFAULT_POSTPROCESS, postprocess, type PostprocessOptions } from "./postprocess.ts";
 
 /** One detection in the image's pixel coordinates; `classIndex` is the adapter's class 0…C−1. */
@@ -88,6 +89,11 @@ export function headScores(bound: BoundDetector, out: Record<string, HostTensor>
   return { scores, regression: reg };
 }
 
+function decodeHeads(bound: BoundDetector, out: Record<string, HostTensor>, b: number): { scores: Float32Array; boxes: Float32Array } {
+  const { scores, regression } = headScores(bound, out, b);
+  return { scores, boxes: decodeForAdapter(bound.adapter, regression, bound.layout) };
+}
+
 export class DetectorRunner {
   private constructor(
     private readonly session: RankSortSession,
@@ -133,8 +139,8 @@ export class DetectorRunner {
     // Network coordinates → input pixels → the image's own pixels.
     const toInput = S / (adapter.networkSize ?? S);
     return chunk.map((_, b) => {
-      const { scores, regression } = headScores(this.bound, out, b);
-      const boxes = decodeForAdapter(adapter, regression, layout);
+      const native = this.bound.native;
+      const { scores, boxes } = native ? nativeDetections(native, out[native.output]!, b) : decodeHeads(this.bound, out, b);
       const k = toInput / scales[b]!;
       return postprocess(scores, boxes, adapter.numClasses, this.options.postprocess, layout.perLevel).map((d) => ({ classIndex: d.classIndex, score: d.score, box: [d.box[0] * k, d.box[1] * k, d.box[2] * k, d.box[3] * k] as [number, number, number, number] }));
     });

@@ -14,7 +14,9 @@ export const inspectUsage = `ranksort inspect MODEL.onnx [--data DIR] [--out ada
 Reads an exported detector and says what it is: the image input (name, shape, static dims), the head
 tensors per level (the last convolutions, grouped by feature-map size: classes / boxes / centerness),
 where post-processing starts, how BatchNorm was exported, and which preset fits. --out writes a draft
-adapter (its "notes" say what to check); --data reconciles the class count with a COCO dataset.`;
+adapter (its "notes" say what to check); --data reconciles the class count with a COCO dataset.
+A YOLO-style single output [B, 4+C, N] / [B, N, 4+C] of decoded boxes and sigmoid scores gets a
+model-native adapter: box format, score activation, level layout of N, DFL bins.`;
 
 export async function inspectCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { data: { type: "string" }, out: { type: "string" }, json: { type: "boolean", default: false } } });

@@ -10,7 +10,7 @@ import type { ExecutionProvider } from "../../runtime/session.ts";
 import { UsageError } from "../usage_error.ts";
 
 export const trainUsage = `ranksort train --model m.onnx --preset P --data DIR [--out RUN] [--epochs 12] [--batch 8] [--lr 0.01]
-               [--freeze PATTERN[,PATTERN]]
+               [--freeze PATTERN[,PATTERN]] [--new-classes]
                [--optimizer sgd|adamw] [--loss rs|focal] [--backend cpu|wasm|webgpu|cuda]
                [--loss-kernels body|webgpu|cpu|cuda] [--resume [--accept-change F,…] | --overwrite]
                [--seed 1] [--val DIR | --val-fraction 0.2]
@@ -31,7 +31,9 @@ Presets: ${Object.keys(PRESETS).join(", ")} (or an adapter JSON file).
 webgpu = the WGSL kernels on onnxruntime-web's GPU device (tensors never leave the GPU; the default
 with --backend webgpu); cpu / cuda = the native kernels, tensors through host memory.
 --freeze keeps initializers fixed: name globs (backbone.body.*), "backbone", or "bn" (BatchNorm and
-the constants an eval export folded FrozenBN into). --batch defaults to 8, or the model's static batch.
+the constants an eval export folded FrozenBN into). --new-classes re-initialises the class branch's
+last layer for the dataset's categories when they are not among the model's class names (adapter
+"classNames"); a subset of them trains on those channels. --batch defaults to 8, or the model's static batch.
 The model may be an ordinary export with post-processing: the adapter names its head tensors (see
 \`ranksort inspect MODEL\`); model.onnx is then the same file with trained weights, checked as a drop-in.`;
 
@@ -99,6 +101,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       overwrite: { type: "boolean", default: false },
       "accept-change": { type: "string" },
       seed: { type: "string", default: "1" }, val: { type: "string" }, "val-fraction": { type: "string" },
+      "new-classes": { type: "boolean", default: false },
     },
   });
   for (const k of ["model", "preset", "data"] as const) if (!values[k]) throw new UsageError(`--${k} is required\n\n${trainUsage}`);
@@ -136,6 +139,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     overwrite: values.overwrite,
     acceptChanges,
     handleSignals: true,
+    newClasses: values["new-classes"],
     onDropIn: (c) => console.log(`drop-in check: ${c.ok ? "passed" : "FAILED"} — ${c.summary}`),
     seed: num("seed", values.seed, 0, true),
     valDir: values.val,
@@ -151,7 +155,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (tty) process.stderr.write("\n");
   printMetricsTable(metrics);
   const { reportFor } = await import("./report.ts");
-  console.log(`\nrun folder: ${outDir} (metrics.json, checkpoint.bin, model.onnx); report: ${reportFor(outDir)}`);
+  console.log(`\nrun folder: ${outDir} (metrics.json, checkpoint.bin, model.onnx, adapter.json); report: ${reportFor(outDir)}`);
   return 0;
 }
 
