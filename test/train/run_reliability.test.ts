@@ -85,7 +85,7 @@ describe("ranksort train survives faults", () => {
     expect(epochsOf(run)).toEqual([0, 1, 2, 3]);
     expect(bytes(join(run, "checkpoint.bin")).equals(bytes(join(reference, "checkpoint.bin")))).toBe(true);
     expect(bytes(join(run, "model.onnx")).equals(bytes(join(reference, "model.onnx")))).toBe(true);
-    expect(readdirSync(run).sort()).toEqual(["adapter.json", "checkpoint.bin", "evaluation.json", "metrics.json", "model.onnx", "run.json", "state.json"]);
+    expect(readdirSync(run).sort()).toEqual(["adapter.json", "checkpoint.bin", "evaluation.json", "metrics.json", "model.onnx", "report.html", "run.json", "state.json"]);
   }, 120_000);
 
   test("SIGINT: the step in progress finishes, a checkpoint is committed, --resume ends bit-identical", async () => {
