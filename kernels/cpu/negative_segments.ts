@@ -8,6 +8,7 @@
 // finds its segment; the false-positive pass then only counts and sums v per segment, and the
 // gradient pass is g = A_s + B_s·v.
 
+import { nonFiniteLogit } from "./inputs.ts";
 import { SearchGrid, type SortedPositives, type StepShape } from "./step_window.ts";
 
 const nextUpFloat = new Float64Array(1);
@@ -85,9 +86,11 @@ export interface FalsePositiveCounts {
   readonly numRelevantNegatives: number;
   readonly segments: NegativeSegments;
   /**
-   * The caller's gradient array, holding each relevant negative's segment (exact as float32 while
-   * 2P + 1 ≤ 2^24) until the gradient pass overwrites it: the gradient pass then needs no search
-   * and no extra memory. Absent when P is too large; the gradient pass searches again.
+   * The caller's gradient array, holding 1 + the segment of each relevant negative outside the
+   * cover-all segment, and 0 (as allocated) for those inside it, until the gradient pass
+   * overwrites it: the gradient pass then reads its coefficients by that slot with no search, no
+   * branch and no extra memory. Exact as float32 while 2P + 2 ≤ 2^24; absent beyond that, and
+   * the gradient pass searches again.
    */
   readonly segmentScratch?: Float32Array;
 }
@@ -95,11 +98,22 @@ export interface FalsePositiveCounts {
 const MAX_EXACT_FLOAT32_INTEGER = 2 ** 24;
 
 /**
- * FP for every positive, from one pass over the relevant negatives: count and sum v per segment
- * (sums as double-double, so millions of logits add up without losing the small window terms),
- * then turn segments into difference histograms over positive ranks and sweep once.
+ * The logits are visited in blocks of this many. Within a block, cover-all negatives add to a
+ * plain float64 sum in a register (rounding error ≤ BLOCK·2^-53 of the block's |sum|, ≈ 5e-13
+ * relative) that is then folded into a double-double total, so millions of values add up without
+ * losing the window terms; the other relevant negatives are only noted, and searched and summed
+ * after the block, which keeps the common loop short.
+ */
+const BLOCK = 4096;
+
+/**
+ * FP for every positive, from one pass over the logits: count and sum v per segment, then turn
+ * segments into difference histograms over positive ranks and sweep once. The same pass checks
+ * that every negative's logit is finite (classify reads only the targets).
+ * `gradientOut` must be all zeros (freshly allocated).
  */
 export function falsePositiveCounts(
+  lossName: string,
   logits: Float32Array,
   targets: Float32Array,
   threshold: number,
@@ -113,42 +127,67 @@ export function falsePositiveCounts(
   const segCount = new Float64Array(S);
   const segSumHi = new Float64Array(S);
   const segSumLo = new Float64Array(S);
-  const scratch = S <= MAX_EXACT_FLOAT32_INTEGER ? gradientOut : undefined;
-  let relevant = 0;
-  // Early in training nearly every negative lands in the cover-all segment; its count and sum stay
-  // in registers (a memory-carried sum would serialise the loop on store-to-load latency).
-  const coverAll = P;
+  const scratch = S + 1 <= MAX_EXACT_FLOAT32_INTEGER ? gradientOut : undefined;
+  const noted = new Int32Array(BLOCK);
+  const coverAll = P; // the segment with lo = 0, hi = P
   const { coverAllFrom, coverAllBelow } = segments;
   let coverCount = 0;
   let coverHi = 0;
   let coverLo = 0;
+  let others = 0;
+  let firstBad = -1;
   const n = logits.length;
-  for (let k = 0; k < n; k++) {
-    const x = logits[k]!;
-    if (targets[k] !== 0 || !(x >= threshold)) continue;
-    const v = x - centre;
-    relevant++;
-    if (v >= coverAllFrom && v < coverAllBelow) {
-      if (scratch) scratch[k] = coverAll;
-      coverCount++;
-      const t = coverHi + v; // Knuth's TwoSum, the rounding error accumulating beside the sum
-      const bb = t - coverHi;
-      coverLo += coverHi - (t - bb) + (v - bb);
-      coverHi = t;
-      continue;
+  for (let start = 0; start < n; start += BLOCK) {
+    const end = start + BLOCK < n ? start + BLOCK : n;
+    let blockSum = 0;
+    let numNoted = 0;
+    for (let k = start; k < end; k++) {
+      if (targets[k] !== 0) continue;
+      const x = logits[k]!;
+      if (!(x >= threshold)) {
+        if (!(x > -Infinity) && firstBad < 0) firstBad = k; // NaN or −∞
+        continue;
+      }
+      const v = x - centre;
+      if (v >= coverAllFrom && v < coverAllBelow) {
+        coverCount++;
+        blockSum += v;
+      } else {
+        noted[numNoted++] = k;
+      }
     }
-    const s = segments.segment(v);
-    if (scratch) scratch[k] = s;
-    segCount[s]!++;
-    const a = segSumHi[s]!;
-    const t = a + v;
-    const bb = t - a;
-    segSumLo[s]! += a - (t - bb) + (v - bb);
-    segSumHi[s] = t;
+    let t = coverHi + blockSum; // Knuth's TwoSum: the rounding error accumulates beside the sum
+    let bb = t - coverHi;
+    coverLo += coverHi - (t - bb) + (blockSum - bb);
+    coverHi = t;
+    for (let i = 0; i < numNoted; i++) {
+      const k = noted[i]!;
+      const v = logits[k]! - centre;
+      if (v === Infinity) {
+        if (firstBad < 0 || k < firstBad) firstBad = k;
+        continue;
+      }
+      const s = segments.segment(v);
+      if (scratch) scratch[k] = s + 1;
+      segCount[s]!++;
+      const a = segSumHi[s]!;
+      t = a + v;
+      bb = t - a;
+      segSumLo[s]! += a - (t - bb) + (v - bb);
+      segSumHi[s] = t;
+    }
+    others += numNoted;
+    if (firstBad >= 0) throw nonFiniteLogit(lossName, logits, firstBad, 0); // the block's first bad negative
   }
+  const relevant = coverCount + others;
   segCount[coverAll]! += coverCount;
-  segSumHi[coverAll]! += coverHi;
-  segSumLo[coverAll]! += coverLo;
+  {
+    const a = segSumHi[coverAll]!;
+    const t = a + coverHi;
+    const bb = t - a;
+    segSumLo[coverAll]! += a - (t - bb) + (coverHi - bb) + coverLo;
+    segSumHi[coverAll] = t;
+  }
 
   // Segments → difference histograms over positive ranks: a segment's negatives add 1 to ranks
   // below lo and α + β(v − q_r) to ranks in [lo, hi).
@@ -183,7 +222,8 @@ export function falsePositiveCounts(
   const q = sp.sorted;
   for (let r = 0; r < P; r++) {
     count += windowDelta[r]!;
-    for (const x of [sumDeltaHi[r]!, sumDeltaLo[r]!]) {
+    for (let part = 0; part < 2; part++) {
+      const x = part === 0 ? sumDeltaHi[r]! : sumDeltaLo[r]!;
       const t = sumHi + x;
       const bb = t - sumHi;
       sumLo += sumHi - (t - bb) + (x - bb);
@@ -196,9 +236,9 @@ export function falsePositiveCounts(
 }
 
 /**
- * Gradient of every relevant negative k: scale · Σ_r weight_r · H(s_k − s_r), written to `out` (and
- * `alsoTo` when given). `out` may be the false-positive pass's segment scratch: each entry is read
- * before it is overwritten. Shared by RankSort, AP and aLRP: they differ only in the per-positive weight.
+ * Gradient of every relevant negative k: scale · Σ_r weight_r · H(s_k − s_r), written to `out`.
+ * `out` may be the false-positive pass's segment scratch: each entry is read before it is
+ * overwritten. Shared by RankSort, AP and aLRP: they differ only in the per-positive weight.
  * Per segment the sum is linear in v, g = A_s + B_s·v, so each negative costs one multiply-add.
  */
 export function scatterToNegatives(
@@ -209,9 +249,8 @@ export function scatterToNegatives(
   weight: Float64Array,
   scale: number,
   out: Float32Array,
-  alsoTo?: Float32Array,
 ): void {
-  const { sp, shape, lo: segLo, hi: segHi } = fp.segments;
+  const { sp, shape, lo: segLo, hi: segHi, coverAllFrom, coverAllBelow } = fp.segments;
   const P = weight.length;
   const q = sp.sorted;
   const W = new Float64Array(P + 1);
@@ -220,26 +259,38 @@ export function scatterToNegatives(
     W[r + 1] = W[r]! + weight[r]! * scale;
     WQ[r + 1] = WQ[r]! + weight[r]! * scale * q[r]!;
   }
+  // Coefficients by scratch slot: slot 0 is the cover-all segment, slot s + 1 segment s.
   const S = 2 * P + 1;
-  const A = new Float64Array(S);
-  const B = new Float64Array(S);
+  const A = new Float64Array(S + 1);
+  const B = new Float64Array(S + 1);
   for (let s = 0; s < S; s++) {
     const lo = segLo[s]!;
     const hi = segHi[s]!;
     const w = W[hi]! - W[lo]!;
-    A[s] = lo < hi ? W[lo]! + shape.alpha * w - shape.beta * (WQ[hi]! - WQ[lo]!) : W[lo]!;
-    B[s] = lo < hi ? shape.beta * w : 0;
+    A[s + 1] = lo < hi ? W[lo]! + shape.alpha * w - shape.beta * (WQ[hi]! - WQ[lo]!) : W[lo]!;
+    B[s + 1] = lo < hi ? shape.beta * w : 0;
   }
+  A[0] = A[P + 1]!;
+  B[0] = B[P + 1]!;
   const scratch = fp.segmentScratch;
   const centre = sp.centre;
   const n = logits.length;
+  if (scratch === out) {
+    for (let k = 0; k < n; k++) {
+      if (targets[k] !== 0) continue;
+      const x = logits[k]!;
+      if (!(x >= threshold)) continue;
+      const slot = out[k]! | 0;
+      out[k] = A[slot]! + B[slot]! * (x - centre);
+    }
+    return;
+  }
   for (let k = 0; k < n; k++) {
+    if (targets[k] !== 0) continue;
     const x = logits[k]!;
-    if (targets[k] !== 0 || !(x >= threshold)) continue;
+    if (!(x >= threshold)) continue;
     const v = x - centre;
-    const s = scratch ? scratch[k]! | 0 : fp.segments.segment(v);
-    const g = A[s]! + B[s]! * v;
-    out[k] = g;
-    if (alsoTo) alsoTo[k] = g;
+    const slot = v >= coverAllFrom && v < coverAllBelow ? 0 : scratch ? scratch[k]! | 0 : fp.segments.segment(v) + 1;
+    out[k] = A[slot]! + B[slot]! * v;
   }
 }
