@@ -75,7 +75,7 @@ export function alrpLoss(
   const unit = { count: 0, weight: 0, weightTimesLogit: 1 };
   const regWeighted = { count: 0, weight: 2, weightTimesLogit: 3 };
   const threshold = relevantThreshold(pos.minPositiveLogit, delta);
-  const fp = falsePositiveCounts(LOSS, x, t, threshold, new NegativeSegments(sp, shape), grad);
+  const fp = falsePositiveCounts(LOSS, x, t, pos.nonNegatives, threshold, new NegativeSegments(sp, shape), grad);
 
   const rank = new Float32Array(P);
   const negWeight = new Float64Array(P);
@@ -96,7 +96,7 @@ export function alrpLoss(
       negWeight[r] = -g / falsePos;
     }
   }
-  scatterToNegatives(x, t, threshold, fp, negWeight, invP, grad);
+  scatterToNegatives(x, t, pos.nonNegatives, threshold, fp, negWeight, invP, grad);
   return {
     loss: 1 - precisionSum * invP,
     grad,

@@ -49,7 +49,7 @@ export function apLoss(
   const all = new PrefixSums([new Float64Array(P).fill(1), q]);
   const unit = { count: 0, weight: 0, weightTimesLogit: 1 };
   const threshold = relevantThreshold(pos.minPositiveLogit, delta);
-  const fp = falsePositiveCounts(LOSS, x, t, threshold, new NegativeSegments(sp, shape), grad);
+  const fp = falsePositiveCounts(LOSS, x, t, pos.nonNegatives, threshold, new NegativeSegments(sp, shape), grad);
 
   // Ascending logit, running maximum of precision (ties have equal precision, so order among them
   // does not matter). Negatives get H/rank, scaled when the precision is not a new maximum.
@@ -70,6 +70,6 @@ export function apLoss(
     precisionSum += maxPrecision;
     grad[pos.positiveIndex[sp.order[r]!]!] = -(1 - maxPrecision) * invP;
   }
-  scatterToNegatives(x, t, threshold, fp, negWeight, invP, grad);
+  scatterToNegatives(x, t, pos.nonNegatives, threshold, fp, negWeight, invP, grad);
   return { loss: 1 - precisionSum * invP, grad, numPositives: P, numRelevantNegatives: fp.numRelevantNegatives };
 }

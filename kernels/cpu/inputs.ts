@@ -17,6 +17,12 @@ export interface Classified {
   positiveTarget: Float64Array;
   /** Smallest positive logit (NaN when there is no positive). */
   minPositiveLogit: number;
+  /**
+   * Ascending indices of every entry that is not a negative (positives and ignored entries), so
+   * that the passes over the negatives need not read the targets again; undefined when there are
+   * more than N/8 of them (the passes then read the targets).
+   */
+  nonNegatives: Int32Array | undefined;
 }
 
 type NumericArray = Float32Array | Float64Array | ArrayLike<number>;
@@ -70,6 +76,8 @@ export function classify(
   }
   const exactlyOne = rule === "exactly-one";
   const found: number[] = [];
+  const others: number[] = [];
+  const maxOthers = n >>> 3;
   let min = Infinity;
   for (let i = 0; i < n; i++) {
     const t = targets[i]!;
@@ -90,6 +98,7 @@ export function classify(
       checkNegativeLogits(lossName, logits, targets, i);
       throw new RankSortInputError(`${lossName}: targets[${i}] is NaN; mark ignored entries with -1`);
     }
+    if (others.length <= maxOthers) others.push(i);
   }
   const count = found.length;
   const positiveIndex = Int32Array.from(found);
@@ -99,7 +108,8 @@ export function classify(
     positiveLogit[p] = logits[found[p]!]!;
     positiveTarget[p] = targets[found[p]!]!;
   }
-  return { positiveIndex, positiveLogit, positiveTarget, minPositiveLogit: count > 0 ? min : NaN };
+  const nonNegatives = others.length <= maxOthers ? Int32Array.from(others) : undefined;
+  return { positiveIndex, positiveLogit, positiveTarget, minPositiveLogit: count > 0 ? min : NaN, nonNegatives };
 }
 
 /** Throw for the first negative (target 0) in [0, end) whose logit is not finite. */

@@ -69,6 +69,37 @@ export class NegativeSegments {
     this.coverAllBelow = lowEdge[0]!;
   }
 
+  /**
+   * Count and sum (double-double) the noted negatives `noted[0, count)` into their segments, and
+   * record each one's slot (1 + segment) in `scratch`. Returns the first index holding +∞, or −1.
+   * A separate small function so that the engine inlines the search into this loop.
+   */
+  accumulate(
+    logits: Float32Array,
+    centre: number,
+    noted: Int32Array,
+    count: number,
+    scratch: Float32Array | undefined,
+    segCount: Float64Array,
+    segSumHi: Float64Array,
+    segSumLo: Float64Array,
+  ): number {
+    for (let i = 0; i < count; i++) {
+      const k = noted[i]!;
+      const v = logits[k]! - centre;
+      if (v === Infinity) return k;
+      const s = this.segment(v);
+      if (scratch) scratch[k] = s + 1;
+      segCount[s]!++;
+      const a = segSumHi[s]!; // Knuth's TwoSum: the rounding error accumulates beside the sum
+      const t = a + v;
+      const bb = t - a;
+      segSumLo[s]! += a - (t - bb) + (v - bb);
+      segSumHi[s] = t;
+    }
+    return -1;
+  }
+
   /** Segment of centred logit v. */
   segment(v: number): number {
     const e = this.edges;
@@ -77,6 +108,33 @@ export class NegativeSegments {
     if (v < e[0]!) return 0;
     if (v >= e[n - 1]!) return n;
     return this.grid.countLessOrEqual(v);
+  }
+}
+
+/**
+ * Where the negatives (target 0) are: runs between the few other entries, from classify's list of
+ * them when it has one (the targets are then not read again), else by reading the targets.
+ */
+export class NegativeRuns {
+  private cursor = 0;
+
+  constructor(
+    private readonly targets: Float32Array,
+    private readonly nonNegatives: Int32Array | undefined,
+  ) {}
+
+  /** The first index in [k, end) whose entry is not a negative, or end. Call with non-decreasing k. */
+  stop(k: number, end: number): number {
+    const list = this.nonNegatives;
+    if (list) {
+      let e = this.cursor;
+      while (e < list.length && list[e]! < k) e++;
+      this.cursor = e;
+      return e < list.length && list[e]! < end ? list[e]! : end;
+    }
+    const t = this.targets;
+    while (k < end && t[k] === 0) k++;
+    return k;
   }
 }
 
@@ -116,6 +174,7 @@ export function falsePositiveCounts(
   lossName: string,
   logits: Float32Array,
   targets: Float32Array,
+  nonNegatives: Int32Array | undefined,
   threshold: number,
   segments: NegativeSegments,
   gradientOut: Float32Array,
@@ -136,46 +195,35 @@ export function falsePositiveCounts(
   let coverLo = 0;
   let others = 0;
   let firstBad = -1;
+  const runs = new NegativeRuns(targets, nonNegatives);
   const n = logits.length;
   for (let start = 0; start < n; start += BLOCK) {
     const end = start + BLOCK < n ? start + BLOCK : n;
     let blockSum = 0;
     let numNoted = 0;
     for (let k = start; k < end; k++) {
-      if (targets[k] !== 0) continue;
-      const x = logits[k]!;
-      if (!(x >= threshold)) {
-        if (!(x > -Infinity) && firstBad < 0) firstBad = k; // NaN or −∞
-        continue;
-      }
-      const v = x - centre;
-      if (v >= coverAllFrom && v < coverAllBelow) {
-        coverCount++;
-        blockSum += v;
-      } else {
-        noted[numNoted++] = k;
+      const stop = runs.stop(k, end);
+      for (; k < stop; k++) {
+        const x = logits[k]!;
+        if (!(x >= threshold)) {
+          if (!(x > -Infinity) && firstBad < 0) firstBad = k; // NaN or −∞
+          continue;
+        }
+        const v = x - centre;
+        if (v >= coverAllFrom && v < coverAllBelow) {
+          coverCount++;
+          blockSum += v;
+        } else {
+          noted[numNoted++] = k;
+        }
       }
     }
     let t = coverHi + blockSum; // Knuth's TwoSum: the rounding error accumulates beside the sum
     let bb = t - coverHi;
     coverLo += coverHi - (t - bb) + (blockSum - bb);
     coverHi = t;
-    for (let i = 0; i < numNoted; i++) {
-      const k = noted[i]!;
-      const v = logits[k]! - centre;
-      if (v === Infinity) {
-        if (firstBad < 0 || k < firstBad) firstBad = k;
-        continue;
-      }
-      const s = segments.segment(v);
-      if (scratch) scratch[k] = s + 1;
-      segCount[s]!++;
-      const a = segSumHi[s]!;
-      t = a + v;
-      bb = t - a;
-      segSumLo[s]! += a - (t - bb) + (v - bb);
-      segSumHi[s] = t;
-    }
+    const infinite = segments.accumulate(logits, centre, noted, numNoted, scratch, segCount, segSumHi, segSumLo);
+    if (infinite >= 0 && (firstBad < 0 || infinite < firstBad)) firstBad = infinite;
     others += numNoted;
     if (firstBad >= 0) throw nonFiniteLogit(lossName, logits, firstBad, 0); // the block's first bad negative
   }
@@ -244,6 +292,7 @@ export function falsePositiveCounts(
 export function scatterToNegatives(
   logits: Float32Array,
   targets: Float32Array,
+  nonNegatives: Int32Array | undefined,
   threshold: number,
   fp: FalsePositiveCounts,
   weight: Float64Array,
@@ -275,22 +324,27 @@ export function scatterToNegatives(
   const scratch = fp.segmentScratch;
   const centre = sp.centre;
   const n = logits.length;
+  const runs = new NegativeRuns(targets, nonNegatives);
   if (scratch === out) {
     for (let k = 0; k < n; k++) {
-      if (targets[k] !== 0) continue;
-      const x = logits[k]!;
-      if (!(x >= threshold)) continue;
-      const slot = out[k]! | 0;
-      out[k] = A[slot]! + B[slot]! * (x - centre);
+      const stop = runs.stop(k, n);
+      for (; k < stop; k++) {
+        const x = logits[k]!;
+        if (!(x >= threshold)) continue;
+        const slot = out[k]! | 0;
+        out[k] = A[slot]! + B[slot]! * (x - centre);
+      }
     }
     return;
   }
   for (let k = 0; k < n; k++) {
-    if (targets[k] !== 0) continue;
-    const x = logits[k]!;
-    if (!(x >= threshold)) continue;
-    const v = x - centre;
-    const slot = v >= coverAllFrom && v < coverAllBelow ? 0 : scratch ? scratch[k]! | 0 : fp.segments.segment(v) + 1;
-    out[k] = A[slot]! + B[slot]! * v;
+    const stop = runs.stop(k, n);
+    for (; k < stop; k++) {
+      const x = logits[k]!;
+      if (!(x >= threshold)) continue;
+      const v = x - centre;
+      const slot = v >= coverAllFrom && v < coverAllBelow ? 0 : scratch ? scratch[k]! | 0 : fp.segments.segment(v) + 1;
+      out[k] = A[slot]! + B[slot]! * v;
+    }
   }
 }

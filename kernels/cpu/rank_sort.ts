@@ -129,7 +129,7 @@ export function rankSortLoss(
   }
 
   const threshold = relevantThreshold(pos.minPositiveLogit, delta);
-  const fp = falsePositiveCounts(LOSS, x, t, threshold, new NegativeSegments(sp, shape), grad);
+  const fp = falsePositiveCounts(LOSS, x, t, pos.nonNegatives, threshold, new NegativeSegments(sp, shape), grad);
 
   // Ranks by descending target (ties by rank), and where each group of equal targets ends.
   const byTarget = sortedOrder(target, true);
@@ -239,7 +239,7 @@ export function rankSortLoss(
 
   const invP = 1 / P;
   for (let r = 0; r < P; r++) grad[pos.positiveIndex[sp.order[r]!]!] = posRanking[r]! * invP + posSorting[r]! * invP;
-  scatterToNegatives(x, t, threshold, fp, negWeight, invP, grad);
+  scatterToNegatives(x, t, pos.nonNegatives, threshold, fp, negWeight, invP, grad);
   return withParts(rankingSum * invP, sortingSum * invP, grad, pos.positiveIndex, sp.order, posRanking, posSorting, invP,
     fp.numRelevantNegatives);
 }
