@@ -72,7 +72,7 @@ export class NegativeSegments {
   /**
    * Count and sum (double-double) the noted negatives `noted[0, count)` into their segments, and
    * record each one's slot (1 + segment) in `scratch`. Returns the first index holding +∞, or −1.
-   * A separate small function so that the engine inlines the search into this loop.
+   * Kept out of the false-positive pass's main loop, which stays short and branch-free.
    */
   accumulate(
     logits: Float32Array,
@@ -220,8 +220,8 @@ export function falsePositiveCounts(
         numNoted += 1 - inCover;
       }
     }
-    let t = coverHi + blockSum; // Knuth's TwoSum: the rounding error accumulates beside the sum
-    let bb = t - coverHi;
+    const t = coverHi + blockSum; // Knuth's TwoSum: the rounding error accumulates beside the sum
+    const bb = t - coverHi;
     coverLo += coverHi - (t - bb) + (blockSum - bb);
     coverHi = t;
     const infinite = segments.accumulate(logits, centre, noted, numNoted, scratch, segCount, segSumHi, segSumLo);
