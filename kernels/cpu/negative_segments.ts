@@ -79,7 +79,7 @@ export class NegativeSegments {
     centre: number,
     noted: Int32Array,
     count: number,
-    scratch: Float32Array | undefined,
+    scratch: Int32Array,
     segCount: Float64Array,
     segSumHi: Float64Array,
     segSumLo: Float64Array,
@@ -89,7 +89,7 @@ export class NegativeSegments {
       const v = logits[k]! - centre;
       if (v === Infinity) return k;
       const s = this.segment(v);
-      if (scratch) scratch[k] = s + 1;
+      scratch[k] = s + 1;
       segCount[s]!++;
       const a = segSumHi[s]!; // Knuth's TwoSum: the rounding error accumulates beside the sum
       const t = a + v;
@@ -144,16 +144,16 @@ export interface FalsePositiveCounts {
   readonly numRelevantNegatives: number;
   readonly segments: NegativeSegments;
   /**
-   * The caller's gradient array, holding 1 + the segment of each relevant negative outside the
-   * cover-all segment, and 0 (as allocated) for those inside it, until the gradient pass
-   * overwrites it: the gradient pass then reads its coefficients by that slot with no search, no
-   * branch and no extra memory. Exact as float32 while 2P + 2 ≤ 2^24; absent beyond that, and
-   * the gradient pass searches again.
+   * The caller's gradient array viewed as int32, holding 1 + the segment of each relevant
+   * negative outside the cover-all segment, and 0 (as allocated: the bits of 0.0) for those inside
+   * it, until the gradient pass overwrites every one of them with its float gradient: the gradient
+   * pass then reads its coefficients by that slot with no search, no branch, no conversion and no
+   * extra memory.
    */
-  readonly segmentScratch?: Float32Array;
+  readonly segmentScratch: Int32Array;
+  /** The float32 array that segmentScratch views. */
+  readonly scratchOwner: Float32Array;
 }
-
-const MAX_EXACT_FLOAT32_INTEGER = 2 ** 24;
 
 /**
  * The logits are visited in blocks of this many. Within a block, cover-all negatives add to a
@@ -186,7 +186,7 @@ export function falsePositiveCounts(
   const segCount = new Float64Array(S);
   const segSumHi = new Float64Array(S);
   const segSumLo = new Float64Array(S);
-  const scratch = S + 1 <= MAX_EXACT_FLOAT32_INTEGER ? gradientOut : undefined;
+  const scratch = new Int32Array(gradientOut.buffer, gradientOut.byteOffset, gradientOut.length);
   const noted = new Int32Array(BLOCK);
   const coverAll = P; // the segment with lo = 0, hi = P
   const { coverAllFrom, coverAllBelow } = segments;
@@ -282,12 +282,12 @@ export function falsePositiveCounts(
     // An empty window adds exactly nothing (FP_r = 0 must stay exactly 0 for the eps gate).
     if (count > 0) falsePositives[r]! += shape.alpha * count + shape.beta * (sumHi + sumLo - q[r]! * count);
   }
-  return { falsePositives, numRelevantNegatives: relevant, segments, segmentScratch: scratch };
+  return { falsePositives, numRelevantNegatives: relevant, segments, segmentScratch: scratch, scratchOwner: gradientOut };
 }
 
 /**
  * Gradient of every relevant negative k: scale · Σ_r weight_r · H(s_k − s_r), written to `out`.
- * `out` may be the false-positive pass's segment scratch: each entry is read before it is
+ * `out` is the array the false-positive pass left its slots in: each is read before it is
  * overwritten. Shared by RankSort, AP and aLRP: they differ only in the per-positive weight.
  * Per segment the sum is linear in v, g = A_s + B_s·v, so each negative costs one multiply-add.
  */
@@ -301,7 +301,7 @@ export function scatterToNegatives(
   scale: number,
   out: Float32Array,
 ): void {
-  const { sp, shape, lo: segLo, hi: segHi, coverAllFrom, coverAllBelow } = fp.segments;
+  const { sp, shape, lo: segLo, hi: segHi } = fp.segments;
   const P = weight.length;
   const q = sp.sorted;
   const W = new Float64Array(P + 1);
@@ -327,26 +327,14 @@ export function scatterToNegatives(
   const centre = sp.centre;
   const n = logits.length;
   const runs = new NegativeRuns(targets, nonNegatives);
-  if (scratch === out) {
-    for (let k = 0; k < n; k++) {
-      const stop = runs.stop(k, n);
-      for (; k < stop; k++) {
-        const x = logits[k]!;
-        if (!(x >= threshold)) continue;
-        const slot = out[k]! | 0;
-        out[k] = A[slot]! + B[slot]! * (x - centre);
-      }
-    }
-    return;
-  }
+  if (fp.scratchOwner !== out) throw new Error("scatterToNegatives: out must be the array the false-positive pass was given");
   for (let k = 0; k < n; k++) {
     const stop = runs.stop(k, n);
     for (; k < stop; k++) {
       const x = logits[k]!;
       if (!(x >= threshold)) continue;
-      const v = x - centre;
-      const slot = v >= coverAllFrom && v < coverAllBelow ? 0 : scratch ? scratch[k]! | 0 : fp.segments.segment(v) + 1;
-      out[k] = A[slot]! + B[slot]! * v;
+      const slot = scratch[k]!;
+      out[k] = A[slot]! + B[slot]! * (x - centre);
     }
   }
 }
