@@ -122,11 +122,14 @@ class _NoBudget(LoopBudget):
         super().__init__(0, 0)
 
 
-def _step_relation(diff, delta):
-    """Smoothed Heaviside H(x) = clamp(x / (2 delta) + 0.5, 0, 1); step for delta == 0."""
-    if delta > 0:
-        return torch.clamp(diff / (2 * delta) + 0.5, min=0, max=1)
-    return (diff >= 0).float()
+# The smoothed Heaviside H(x) = clamp(x / (2 delta) + 0.5, 0, 1) (a step, H(0) = 1, for delta == 0)
+# is written out inline in every loop, in the official statement order: differences against the
+# positives and the negatives first, then the transform of each, reassigning the same names. This
+# is not style: the loops allocate a few tensors of M floats per positive, and glibc hands them out
+# from the heap or from fresh mmap pages depending on which ones are alive when the next is
+# allocated. Wrapping H in a helper kept one more M-sized temporary alive per call and made the
+# allocator return memory to the OS and fault it back in on every positive: 10-15x slower than
+# the official code on the same input (bench/torch_reference_check.py --official measures this).
 
 
 def _select(logits, targets, positive_mask, delta):
@@ -161,9 +164,14 @@ def rank_sort_loss(logits, targets, delta=0.5, eps=1e-10, budget=None):
         done = 0
         budget.loop_started()
         for i in order:
-            s_i = pos_logits[i]
-            pos_rel = _step_relation(pos_logits - s_i, delta)  # includes i itself (H(0) = 0.5 or 1)
-            neg_rel = _step_relation(relneg_logits - s_i, delta)
+            pos_rel = pos_logits - pos_logits[i]  # includes i itself: H(0) = 0.5 (or 1 for delta 0)
+            neg_rel = relneg_logits - pos_logits[i]
+            if delta > 0:
+                pos_rel = torch.clamp(pos_rel / (2 * delta) + 0.5, min=0, max=1)
+                neg_rel = torch.clamp(neg_rel / (2 * delta) + 0.5, min=0, max=1)
+            else:
+                pos_rel = (pos_rel >= 0).float()
+                neg_rel = (neg_rel >= 0).float()
 
             rank_among_pos = torch.sum(pos_rel)
             false_pos = torch.sum(neg_rel)
@@ -224,10 +232,17 @@ def ap_loss(logits, targets, delta=1.0, budget=None):
         done = 0
         budget.loop_started()
         for i in order:
-            s_i = pos_logits[i]
-            pos_rel = _step_relation(pos_logits - s_i, delta)
-            pos_rel[i] = 0
-            neg_rel = _step_relation(relneg_logits - s_i, delta)
+            pos_rel = pos_logits - pos_logits[i]
+            if delta > 0:
+                pos_rel = torch.clamp(pos_rel / (2 * delta) + 0.5, min=0, max=1)
+            else:
+                pos_rel = (pos_rel >= 0).float()
+            pos_rel[i] = 0  # the self term is excluded (1 + ... below)
+            neg_rel = relneg_logits - pos_logits[i]
+            if delta > 0:
+                neg_rel = torch.clamp(neg_rel / (2 * delta) + 0.5, min=0, max=1)
+            else:
+                neg_rel = (neg_rel >= 0).float()
 
             rank_among_pos = 1 + torch.sum(pos_rel)
             false_pos = torch.sum(neg_rel)
@@ -285,10 +300,17 @@ def alrp_loss(logits, targets, regression_losses, delta=1.0, eps=1e-5, budget=No
         done = 0
         budget.loop_started()
         for i in order:
-            s_i = pos_logits[i]
-            pos_rel = _step_relation(pos_logits - s_i, delta)
-            pos_rel[i] = 0
-            neg_rel = _step_relation(relneg_logits - s_i, delta)
+            pos_rel = pos_logits - pos_logits[i]
+            if delta > 0:
+                pos_rel = torch.clamp(pos_rel / (2 * delta) + 0.5, min=0, max=1)
+            else:
+                pos_rel = (pos_rel >= 0).float()
+            pos_rel[i] = 0  # the self term is excluded (1 + ... below)
+            neg_rel = relneg_logits - pos_logits[i]
+            if delta > 0:
+                neg_rel = torch.clamp(neg_rel / (2 * delta) + 0.5, min=0, max=1)
+            else:
+                neg_rel = (neg_rel >= 0).float()
 
             rank_among_pos = 1 + torch.sum(pos_rel)
             false_pos = torch.sum(neg_rel)

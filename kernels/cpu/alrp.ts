@@ -2,7 +2,7 @@
 // classification part, whose positive update also carries the ranking-weighted regression losses.
 // O((P + N) log P); DERIVATION.md gives the algebra.
 
-import { asFloat32, checkDelta, checkEps, classify, RankSortInputError, relevantThreshold } from "./inputs.ts";
+import { asFloat32, checkDelta, checkEps, checkNegativeLogits, classify, RankSortInputError, relevantThreshold } from "./inputs.ts";
 import { PrefixSums } from "./range_sums.ts";
 import { sumStepAbove } from "./step_sums.ts";
 import { falsePositiveCounts, NegativeSegments, scatterToNegatives } from "./negative_segments.ts";
@@ -61,6 +61,7 @@ export function alrpLoss(
   }
   const grad = new Float32Array(N);
   if (P === 0) {
+    checkNegativeLogits(LOSS, x, t); // otherwise the false-positive pass checks them
     return { loss: 0, grad, rank: new Float32Array(0), order: new Int32Array(0), numPositives: 0, numRelevantNegatives: 0 };
   }
 
@@ -78,7 +79,7 @@ export function alrpLoss(
   const unit = { count: 0, weight: 0, weightTimesLogit: 1 };
   const regWeighted = { count: 0, weight: 2, weightTimesLogit: 3 };
   const threshold = relevantThreshold(pos.minPositiveLogit, delta);
-  const fp = falsePositiveCounts(x, t, threshold, new NegativeSegments(sp, shape), grad);
+  const fp = falsePositiveCounts(LOSS, x, t, pos.nonNegatives, threshold, new NegativeSegments(sp, shape), grad);
 
   const rank = new Float32Array(P);
   const negWeight = new Float64Array(P);
@@ -99,7 +100,7 @@ export function alrpLoss(
       negWeight[r] = -g / falsePos;
     }
   }
-  scatterToNegatives(x, t, threshold, fp, negWeight, invP, grad);
+  scatterToNegatives(x, t, pos.nonNegatives, threshold, fp, negWeight, invP, grad);
   return {
     loss: 1 - precisionSum * invP,
     grad,

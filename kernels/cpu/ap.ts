@@ -2,7 +2,7 @@
 // positives visited in ascending logit, with the error-driven update distributed to negatives.
 // O((P + N) log P); DERIVATION.md gives the algebra.
 
-import { asFloat32, checkDelta, classify, relevantThreshold } from "./inputs.ts";
+import { asFloat32, checkDelta, checkNegativeLogits, classify, relevantThreshold } from "./inputs.ts";
 import { PrefixSums } from "./range_sums.ts";
 import { sumStepAbove } from "./step_sums.ts";
 import { falsePositiveCounts, NegativeSegments, scatterToNegatives } from "./negative_segments.ts";
@@ -38,7 +38,10 @@ export function apLoss(
   const N = x.length;
   const P = pos.positiveIndex.length;
   const grad = new Float32Array(N);
-  if (P === 0) return { loss: 0, grad, numPositives: 0, numRelevantNegatives: 0 };
+  if (P === 0) {
+    checkNegativeLogits(LOSS, x, t); // otherwise the false-positive pass checks them
+    return { loss: 0, grad, numPositives: 0, numRelevantNegatives: 0 };
+  }
 
   const shape = stepShape(delta, AP_TIE_VALUE);
   const self = stepValue(shape, 0);
@@ -47,7 +50,7 @@ export function apLoss(
   const all = new PrefixSums([new Float64Array(P).fill(1), q]);
   const unit = { count: 0, weight: 0, weightTimesLogit: 1 };
   const threshold = relevantThreshold(pos.minPositiveLogit, delta);
-  const fp = falsePositiveCounts(x, t, threshold, new NegativeSegments(sp, shape), grad);
+  const fp = falsePositiveCounts(LOSS, x, t, pos.nonNegatives, threshold, new NegativeSegments(sp, shape), grad);
 
   // Ascending logit, running maximum of precision (ties have equal precision, so order among them
   // does not matter). Negatives get H/rank, scaled when the precision is not a new maximum.
@@ -68,6 +71,6 @@ export function apLoss(
     precisionSum += maxPrecision;
     grad[pos.positiveIndex[sp.order[r]!]!] = -(1 - maxPrecision) * invP;
   }
-  scatterToNegatives(x, t, threshold, fp, negWeight, invP, grad);
+  scatterToNegatives(x, t, pos.nonNegatives, threshold, fp, negWeight, invP, grad);
   return { loss: 1 - precisionSum * invP, grad, numPositives: P, numRelevantNegatives: fp.numRelevantNegatives };
 }

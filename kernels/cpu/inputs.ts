@@ -18,6 +18,12 @@ export interface Classified {
   positiveTarget: Float64Array;
   /** Smallest positive logit (NaN when there is no positive). */
   minPositiveLogit: number;
+  /**
+   * Ascending indices of every entry that is not a negative (positives and ignored entries), so
+   * that the passes over the negatives need not read the targets again; undefined when there are
+   * more than N/8 of them (the passes then read the targets).
+   */
+  nonNegatives: Int32Array | undefined;
 }
 
 type NumericArray = Float32Array | Float64Array | ArrayLike<number>;
@@ -53,10 +59,15 @@ export function checkEps(eps: number, lossName: string): number {
 }
 
 /**
- * Validate logits/targets and collect the positives.
+ * Validate targets and positive logits, and collect the positives.
  * Targets: positive by `rule`; exactly 0 is a negative; any value < 0 (−1 by convention) is ignored.
  * NaN targets are rejected (the reference silently ignores them, which hides upstream bugs).
  * Logits must be finite wherever the target is not ignored; ignored entries may hold anything.
+ *
+ * This pass reads only the targets (and the few positive logits). Negative logits are checked by
+ * the kernels' false-positive pass, which reads them anyway (`checkNegativeLogits` when there is no
+ * positive and no such pass); a problem found here is reported only after the negatives before it
+ * are checked, so the error always names the first bad entry, as one fused pass would.
  */
 export function classify(
   lossName: string,
@@ -71,24 +82,31 @@ export function classify(
       `${lossName}: logits has ${n} elements but targets has ${targets.length}; they must match element for element`,
     );
   }
-  // One pass: validate every entry and collect the positives (few, so a plain array is fine).
+  const exactlyOne = rule === "exactly-one";
   const found: number[] = [];
+  const others: number[] = [];
+  const maxOthers = n >>> 3;
   let min = Infinity;
   for (let i = 0; i < n; i++) {
     const t = targets[i]!;
-    if (t === 0) {
-      if (!Number.isFinite(logits[i]!)) throw nonFiniteLogit(lossName, logits, i, t);
-      continue;
-    }
+    if (t === 0) continue;
     if (t > 0) {
-      if (rule === "exactly-one" ? t !== 1 : t === Infinity) throw badPositiveTarget(lossName, rule, i, t);
+      if (exactlyOne ? t !== 1 : t === Infinity) {
+        checkNegativeLogits(lossName, logits, targets, i);
+        throw badPositiveTarget(lossName, rule, i, t);
+      }
       const s = logits[i]!;
-      if (!Number.isFinite(s)) throw nonFiniteLogit(lossName, logits, i, t);
+      if (!Number.isFinite(s)) {
+        checkNegativeLogits(lossName, logits, targets, i);
+        throw nonFiniteLogit(lossName, logits, i, t);
+      }
       if (s < min) min = s;
       found.push(i);
     } else if (t !== t) {
+      checkNegativeLogits(lossName, logits, targets, i);
       throw new RankSortInputError(`${lossName}: targets[${i}] is NaN; mark ignored entries with -1`);
     }
+    if (others.length <= maxOthers) others.push(i);
   }
   const count = found.length;
   const positiveIndex = Int32Array.from(found);
@@ -98,10 +116,18 @@ export function classify(
     positiveLogit[p] = logits[found[p]!]!;
     positiveTarget[p] = targets[found[p]!]!;
   }
-  return { positiveIndex, positiveLogit, positiveTarget, minPositiveLogit: count > 0 ? min : NaN };
+  const nonNegatives = others.length <= maxOthers ? Int32Array.from(others) : undefined;
+  return { positiveIndex, positiveLogit, positiveTarget, minPositiveLogit: count > 0 ? min : NaN, nonNegatives };
 }
 
-function nonFiniteLogit(lossName: string, logits: Float32Array, i: number, t: number): RankSortInputError {
+/** Throw for the first negative (target 0) in [0, end) whose logit is not finite. */
+export function checkNegativeLogits(lossName: string, logits: Float32Array, targets: Float32Array, end = logits.length): void {
+  for (let i = 0; i < end; i++) {
+    if (targets[i] === 0 && !Number.isFinite(logits[i]!)) throw nonFiniteLogit(lossName, logits, i, 0);
+  }
+}
+
+export function nonFiniteLogit(lossName: string, logits: Float32Array, i: number, t: number): RankSortInputError {
   return new RankSortInputError(
     `${lossName}: logits[${i}] = ${logits[i]} is not finite (targets[${i}] = ${t}); only ignored entries (target < 0) may hold non-finite logits`,
   );

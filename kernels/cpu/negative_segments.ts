@@ -8,6 +8,7 @@
 // finds its segment; the false-positive pass then only counts and sums v per segment, and the
 // gradient pass is g = A_s + B_s·v.
 
+import { nonFiniteLogit } from "./inputs.ts";
 import { SearchGrid, type SortedPositives, type StepShape } from "./step_window.ts";
 
 const nextUpFloat = new Float64Array(1);
@@ -68,6 +69,37 @@ export class NegativeSegments {
     this.coverAllBelow = lowEdge[0]!;
   }
 
+  /**
+   * Count and sum (double-double) the noted negatives `noted[0, count)` into their segments, and
+   * record each one's slot (1 + segment) in `scratch`. Returns the first index holding +∞, or −1.
+   * Kept out of the false-positive pass's main loop, which stays short and branch-free.
+   */
+  accumulate(
+    logits: Float32Array,
+    centre: number,
+    noted: Int32Array,
+    count: number,
+    scratch: Int32Array,
+    segCount: Float64Array,
+    segSumHi: Float64Array,
+    segSumLo: Float64Array,
+  ): number {
+    for (let i = 0; i < count; i++) {
+      const k = noted[i]!;
+      const v = logits[k]! - centre;
+      if (v === Infinity) return k;
+      const s = this.segment(v);
+      scratch[k] = s + 1;
+      segCount[s]!++;
+      const a = segSumHi[s]!; // Knuth's TwoSum: the rounding error accumulates beside the sum
+      const t = a + v;
+      const bb = t - a;
+      segSumLo[s]! += a - (t - bb) + (v - bb);
+      segSumHi[s] = t;
+    }
+    return -1;
+  }
+
   /** Segment of centred logit v. */
   segment(v: number): number {
     const e = this.edges;
@@ -79,29 +111,70 @@ export class NegativeSegments {
   }
 }
 
+/**
+ * Where the negatives (target 0) are: runs between the few other entries, from classify's list of
+ * them when it has one (the targets are then not read again), else by reading the targets.
+ */
+export class NegativeRuns {
+  private cursor = 0;
+
+  constructor(
+    private readonly targets: Float32Array,
+    private readonly nonNegatives: Int32Array | undefined,
+  ) {}
+
+  /** The first index in [k, end) whose entry is not a negative, or end. Call with non-decreasing k. */
+  stop(k: number, end: number): number {
+    const list = this.nonNegatives;
+    if (list) {
+      let e = this.cursor;
+      while (e < list.length && list[e]! < k) e++;
+      this.cursor = e;
+      return e < list.length && list[e]! < end ? list[e]! : end;
+    }
+    const t = this.targets;
+    while (k < end && t[k] === 0) k++;
+    return k;
+  }
+}
+
 export interface FalsePositiveCounts {
   /** FP_r = Σ_{relevant negatives k} H(s_k − s_r), indexed by positive rank. */
   readonly falsePositives: Float64Array;
   readonly numRelevantNegatives: number;
   readonly segments: NegativeSegments;
   /**
-   * The caller's gradient array, holding each relevant negative's segment (exact as float32 while
-   * 2P + 1 ≤ 2^24) until the gradient pass overwrites it: the gradient pass then needs no search
-   * and no extra memory. Absent when P is too large; the gradient pass searches again.
+   * The caller's gradient array viewed as int32, holding 1 + the segment of each relevant
+   * negative outside the cover-all segment, and 0 (as allocated: the bits of 0.0) for those inside
+   * it, until the gradient pass overwrites every one of them with its float gradient: the gradient
+   * pass then reads its coefficients by that slot with no search, no branch, no conversion and no
+   * extra memory.
    */
-  readonly segmentScratch?: Float32Array;
+  readonly segmentScratch: Int32Array;
+  /** The float32 array that segmentScratch views. */
+  readonly scratchOwner: Float32Array;
 }
 
-const MAX_EXACT_FLOAT32_INTEGER = 2 ** 24;
+/**
+ * The logits are visited in blocks of this many. Within a block, cover-all negatives add to a
+ * plain float64 sum in a register (rounding error ≤ BLOCK·2^-53 of the block's |sum|, ≈ 5e-13
+ * relative) that is then folded into a double-double total, so millions of values add up without
+ * losing the window terms; the other relevant negatives are only noted, and searched and summed
+ * after the block, which keeps the common loop short.
+ */
+const BLOCK = 4096;
 
 /**
- * FP for every positive, from one pass over the relevant negatives: count and sum v per segment
- * (sums as double-double, so millions of logits add up without losing the small window terms),
- * then turn segments into difference histograms over positive ranks and sweep once.
+ * FP for every positive, from one pass over the logits: count and sum v per segment, then turn
+ * segments into difference histograms over positive ranks and sweep once. The same pass checks
+ * that every negative's logit is finite (classify reads only the targets).
+ * `gradientOut` must be all zeros (freshly allocated).
  */
 export function falsePositiveCounts(
+  lossName: string,
   logits: Float32Array,
   targets: Float32Array,
+  nonNegatives: Int32Array | undefined,
   threshold: number,
   segments: NegativeSegments,
   gradientOut: Float32Array,
@@ -113,42 +186,58 @@ export function falsePositiveCounts(
   const segCount = new Float64Array(S);
   const segSumHi = new Float64Array(S);
   const segSumLo = new Float64Array(S);
-  const scratch = S <= MAX_EXACT_FLOAT32_INTEGER ? gradientOut : undefined;
-  let relevant = 0;
-  // Early in training nearly every negative lands in the cover-all segment; its count and sum stay
-  // in registers (a memory-carried sum would serialise the loop on store-to-load latency).
-  const coverAll = P;
+  const scratch = new Int32Array(gradientOut.buffer, gradientOut.byteOffset, gradientOut.length);
+  const noted = new Int32Array(BLOCK);
+  const coverAll = P; // the segment with lo = 0, hi = P
   const { coverAllFrom, coverAllBelow } = segments;
   let coverCount = 0;
   let coverHi = 0;
   let coverLo = 0;
+  let others = 0;
+  let firstBad = -1;
+  const runs = new NegativeRuns(targets, nonNegatives);
   const n = logits.length;
-  for (let k = 0; k < n; k++) {
-    const x = logits[k]!;
-    if (targets[k] !== 0 || !(x >= threshold)) continue;
-    const v = x - centre;
-    relevant++;
-    if (v >= coverAllFrom && v < coverAllBelow) {
-      if (scratch) scratch[k] = coverAll;
-      coverCount++;
-      const t = coverHi + v; // Knuth's TwoSum, the rounding error accumulating beside the sum
-      const bb = t - coverHi;
-      coverLo += coverHi - (t - bb) + (v - bb);
-      coverHi = t;
-      continue;
+  for (let start = 0; start < n; start += BLOCK) {
+    const end = start + BLOCK < n ? start + BLOCK : n;
+    let blockSum = 0;
+    let numNoted = 0;
+    for (let k = start; k < end; k++) {
+      const stop = runs.stop(k, end);
+      for (; k < stop; k++) {
+        const x = logits[k]!;
+        if (!(x >= threshold)) {
+          if (!(x > -Infinity) && firstBad < 0) firstBad = k; // NaN or −∞
+          continue;
+        }
+        // Without a branch: mid-training, cover-all and the rest interleave unpredictably, and a
+        // mispredicted branch per logit cost 3-4x this loop. (+∞ makes blockSum NaN, but it is
+        // noted, and rejected after the block.)
+        const v = x - centre;
+        const inCover = +(v >= coverAllFrom) & +(v < coverAllBelow);
+        coverCount += inCover;
+        blockSum += inCover * v;
+        noted[numNoted] = k;
+        numNoted += 1 - inCover;
+      }
     }
-    const s = segments.segment(v);
-    if (scratch) scratch[k] = s;
-    segCount[s]!++;
-    const a = segSumHi[s]!;
-    const t = a + v;
-    const bb = t - a;
-    segSumLo[s]! += a - (t - bb) + (v - bb);
-    segSumHi[s] = t;
+    const t = coverHi + blockSum; // Knuth's TwoSum: the rounding error accumulates beside the sum
+    const bb = t - coverHi;
+    coverLo += coverHi - (t - bb) + (blockSum - bb);
+    coverHi = t;
+    const infinite = segments.accumulate(logits, centre, noted, numNoted, scratch, segCount, segSumHi, segSumLo);
+    if (infinite >= 0 && (firstBad < 0 || infinite < firstBad)) firstBad = infinite;
+    others += numNoted;
+    if (firstBad >= 0) throw nonFiniteLogit(lossName, logits, firstBad, 0); // the block's first bad negative
   }
+  const relevant = coverCount + others;
   segCount[coverAll]! += coverCount;
-  segSumHi[coverAll]! += coverHi;
-  segSumLo[coverAll]! += coverLo;
+  {
+    const a = segSumHi[coverAll]!;
+    const t = a + coverHi;
+    const bb = t - a;
+    segSumLo[coverAll]! += a - (t - bb) + (coverHi - bb) + coverLo;
+    segSumHi[coverAll] = t;
+  }
 
   // Segments → difference histograms over positive ranks: a segment's negatives add 1 to ranks
   // below lo and α + β(v − q_r) to ranks in [lo, hi).
@@ -183,7 +272,8 @@ export function falsePositiveCounts(
   const q = sp.sorted;
   for (let r = 0; r < P; r++) {
     count += windowDelta[r]!;
-    for (const x of [sumDeltaHi[r]!, sumDeltaLo[r]!]) {
+    for (let part = 0; part < 2; part++) {
+      const x = part === 0 ? sumDeltaHi[r]! : sumDeltaLo[r]!;
       const t = sumHi + x;
       const bb = t - sumHi;
       sumLo += sumHi - (t - bb) + (x - bb);
@@ -192,24 +282,24 @@ export function falsePositiveCounts(
     // An empty window adds exactly nothing (FP_r = 0 must stay exactly 0 for the eps gate).
     if (count > 0) falsePositives[r]! += shape.alpha * count + shape.beta * (sumHi + sumLo - q[r]! * count);
   }
-  return { falsePositives, numRelevantNegatives: relevant, segments, segmentScratch: scratch };
+  return { falsePositives, numRelevantNegatives: relevant, segments, segmentScratch: scratch, scratchOwner: gradientOut };
 }
 
 /**
- * Gradient of every relevant negative k: scale · Σ_r weight_r · H(s_k − s_r), written to `out` (and
- * `alsoTo` when given). `out` may be the false-positive pass's segment scratch: each entry is read
- * before it is overwritten. Shared by RankSort, AP and aLRP: they differ only in the per-positive weight.
+ * Gradient of every relevant negative k: scale · Σ_r weight_r · H(s_k − s_r), written to `out`.
+ * `out` is the array the false-positive pass left its slots in: each is read before it is
+ * overwritten. Shared by RankSort, AP and aLRP: they differ only in the per-positive weight.
  * Per segment the sum is linear in v, g = A_s + B_s·v, so each negative costs one multiply-add.
  */
 export function scatterToNegatives(
   logits: Float32Array,
   targets: Float32Array,
+  nonNegatives: Int32Array | undefined,
   threshold: number,
   fp: FalsePositiveCounts,
   weight: Float64Array,
   scale: number,
   out: Float32Array,
-  alsoTo?: Float32Array,
 ): void {
   const { sp, shape, lo: segLo, hi: segHi } = fp.segments;
   const P = weight.length;
@@ -220,26 +310,31 @@ export function scatterToNegatives(
     W[r + 1] = W[r]! + weight[r]! * scale;
     WQ[r + 1] = WQ[r]! + weight[r]! * scale * q[r]!;
   }
+  // Coefficients by scratch slot: slot 0 is the cover-all segment, slot s + 1 segment s.
   const S = 2 * P + 1;
-  const A = new Float64Array(S);
-  const B = new Float64Array(S);
+  const A = new Float64Array(S + 1);
+  const B = new Float64Array(S + 1);
   for (let s = 0; s < S; s++) {
     const lo = segLo[s]!;
     const hi = segHi[s]!;
     const w = W[hi]! - W[lo]!;
-    A[s] = lo < hi ? W[lo]! + shape.alpha * w - shape.beta * (WQ[hi]! - WQ[lo]!) : W[lo]!;
-    B[s] = lo < hi ? shape.beta * w : 0;
+    A[s + 1] = lo < hi ? W[lo]! + shape.alpha * w - shape.beta * (WQ[hi]! - WQ[lo]!) : W[lo]!;
+    B[s + 1] = lo < hi ? shape.beta * w : 0;
   }
+  A[0] = A[P + 1]!;
+  B[0] = B[P + 1]!;
   const scratch = fp.segmentScratch;
   const centre = sp.centre;
   const n = logits.length;
+  const runs = new NegativeRuns(targets, nonNegatives);
+  if (fp.scratchOwner !== out) throw new Error("scatterToNegatives: out must be the array the false-positive pass was given");
   for (let k = 0; k < n; k++) {
-    const x = logits[k]!;
-    if (targets[k] !== 0 || !(x >= threshold)) continue;
-    const v = x - centre;
-    const s = scratch ? scratch[k]! | 0 : fp.segments.segment(v);
-    const g = A[s]! + B[s]! * v;
-    out[k] = g;
-    if (alsoTo) alsoTo[k] = g;
+    const stop = runs.stop(k, n);
+    for (; k < stop; k++) {
+      const x = logits[k]!;
+      if (!(x >= threshold)) continue;
+      const slot = scratch[k]!;
+      out[k] = A[slot]! + B[slot]! * (x - centre);
+    }
   }
 }

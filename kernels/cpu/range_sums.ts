@@ -51,6 +51,17 @@ export class FenwickSums implements RangeSums {
     }
   }
 
+  /** out[offset + c] = sum of channel c over ranks [0, end), for every channel in one walk. */
+  prefixAll(end: number, out: Float64Array, offset: number): void {
+    const k = this.channels;
+    const tree = this.tree;
+    for (let c = 0; c < k; c++) out[offset + c] = 0;
+    for (let i = end; i > 0; i -= i & -i) {
+      const base = i * k;
+      for (let c = 0; c < k; c++) out[offset + c]! += tree[base + c]!;
+    }
+  }
+
   private prefix(c: number, end: number): number {
     const k = this.channels;
     let acc = 0;

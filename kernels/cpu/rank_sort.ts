@@ -2,11 +2,11 @@
 // O((P + N) log P) time and O(P) extra memory for P positives and N logits.
 // Semantics follow the official RankSort autograd function; DERIVATION.md gives the algebra.
 
-import { asFloat32, checkDelta, checkEps, classify, relevantThreshold } from "./inputs.ts";
-import { FenwickSums, PrefixSums } from "./range_sums.ts";
-import { countStepAbove, sumStepAbove, sumStepBelow } from "./step_sums.ts";
+import { asFloat32, checkDelta, checkEps, checkNegativeLogits, classify, relevantThreshold } from "./inputs.ts";
+import { FenwickSums } from "./range_sums.ts";
 import { falsePositiveCounts, NegativeSegments, scatterToNegatives } from "./negative_segments.ts";
-import { sortPositives, stepShape } from "./step_window.ts";
+import { sortedOrder } from "./sort_order.ts";
+import { sortPositives, stepShape, type SortedPositives, type StepShape } from "./step_window.ts";
 
 export interface RankSortOptions {
   /** Smoothing half-width δ of the step function; 0 gives the hard step. Default 0.5. */
@@ -18,9 +18,12 @@ export interface RankSortOptions {
 export interface RankSortResult {
   rankingLoss: number;
   sortingLoss: number;
-  /** ∂(ranking part of the identity update), already divided by P. */
+  /**
+   * ∂(ranking part of the identity update), already divided by P. Built on first access (a copy
+   * of `grad` with the positives' entries replaced): most callers only read `grad`.
+   */
   gradRanking: Float32Array;
-  /** ∂(sorting part of the identity update), already divided by P; zero on negatives. */
+  /** ∂(sorting part of the identity update), already divided by P; zero on negatives. Built on first access. */
   gradSorting: Float32Array;
   /** gradRanking + gradSorting: what the reference returns for any upstream weights (it drops the sorting weight). */
   grad: Float32Array;
@@ -30,17 +33,43 @@ export interface RankSortResult {
 
 const LOSS = "RankSortLoss";
 
-/** Ranks of positives grouped by equal target, groups in descending target order. */
-export function groupsByDescendingTarget(targetByRank: Float64Array): Int32Array[] {
-  const ranks = Array.from(targetByRank.keys()).sort((a, b) => targetByRank[b]! - targetByRank[a]! || a - b);
-  const groups: Int32Array[] = [];
-  for (let start = 0; start < ranks.length; ) {
-    let end = start + 1;
-    while (end < ranks.length && targetByRank[ranks[end]!] === targetByRank[ranks[start]!]) end++;
-    groups.push(Int32Array.from(ranks.slice(start, end)));
-    start = end;
+/**
+ * Window bounds of every positive against the positives: for v = q_r, ranks [0, lo_r) lie at least
+ * δ below (H(q − v) = 0) and ranks from hi_r on at least δ above (H = 1), as windowLow/windowHigh
+ * compute them; v grows with r, so two pointers find all of them in O(P).
+ */
+function positiveWindows(sp: SortedPositives, shape: StepShape): { lo: Int32Array; hi: Int32Array } {
+  const q = sp.sorted;
+  const P = q.length;
+  const d = shape.delta;
+  const lo = new Int32Array(P);
+  const hi = new Int32Array(P);
+  for (let r = 0, a = 0, b = 0; r < P; r++) {
+    const v = q[r]!;
+    if (d > 0) {
+      const below = v - d;
+      const above = v + d;
+      while (a < P && q[a]! <= below) a++;
+      while (b < P && q[b]! < above) b++;
+    } else {
+      while (a < P && q[a]! < v) a++;
+      while (b < P && q[b]! <= v) b++;
+    }
+    lo[r] = a;
+    hi[r] = b;
   }
-  return groups;
+  return { lo, hi };
+}
+
+/** prefix[r] = Σ_{r' < r} values[r'] (length P + 1). */
+function prefixSums(values: Float64Array): Float64Array {
+  const out = new Float64Array(values.length + 1);
+  let acc = 0;
+  for (let r = 0; r < values.length; r++) {
+    acc += values[r]!;
+    out[r + 1] = acc;
+  }
+  return out;
 }
 
 /**
@@ -60,18 +89,17 @@ export function rankSortLoss(
   const pos = classify(LOSS, x, t, "greater-than-zero");
   const N = x.length;
   const P = pos.positiveIndex.length;
-  const gradRanking = new Float32Array(N);
-  const gradSorting = new Float32Array(N);
   const grad = new Float32Array(N);
   if (P === 0) {
-    return { rankingLoss: 0, sortingLoss: 0, gradRanking, gradSorting, grad, numPositives: 0, numRelevantNegatives: 0 };
+    checkNegativeLogits(LOSS, x, t); // otherwise the false-positive pass checks them
+    return withParts(0, 0, grad, pos.positiveIndex, new Int32Array(0), new Float64Array(0), new Float64Array(0), 0, 0);
   }
 
   const shape = stepShape(delta, 1); // RankSort's hard step is `x >= 0`, so H(0) = 1 when δ = 0
+  const { alpha, beta } = shape;
   const sp = sortPositives(pos.positiveLogit);
   const q = sp.sorted;
   const target = new Float64Array(P);
-  const ones = new Float64Array(P).fill(1);
   const miss = new Float64Array(P); // 1 − t, the sorting error's weight
   const missTimesLogit = new Float64Array(P);
   for (let r = 0; r < P; r++) {
@@ -79,46 +107,84 @@ export function rankSortLoss(
     miss[r] = 1 - target[r]!;
     missTimesLogit[r] = miss[r]! * q[r]!;
   }
+  const { lo, hi } = positiveWindows(sp, shape);
 
-  // rank⁺ (self term included, as in the reference) and the current sorting numerator.
-  const all = new PrefixSums([ones, q, miss, missTimesLogit]);
-  const unit = { count: 0, weight: 0, weightTimesLogit: 1 };
-  const missWeighted = { count: 0, weight: 2, weightTimesLogit: 3 };
+  // rank⁺ (self term included, as in the reference) and the current sorting numerator, from
+  // static prefix sums: Σ_j w_j H(q_j − v) = W[hi, P) + α W[lo, hi) + β (WQ[lo, hi) − v W[lo, hi)).
+  const Q = prefixSums(q);
+  const M = prefixSums(miss);
+  const MQ = prefixSums(missTimesLogit);
   const rankPos = new Float64Array(P);
   const currentSortNum = new Float64Array(P);
   const reachingCount = new Float64Array(P); // #positives j with H(s_j − s_i) > 0
   for (let r = 0; r < P; r++) {
-    rankPos[r] = sumStepAbove(all, unit, sp, shape, q[r]!);
-    currentSortNum[r] = sumStepAbove(all, missWeighted, sp, shape, q[r]!);
-    reachingCount[r] = countStepAbove(all, 0, sp, shape, q[r]!);
+    const v = q[r]!;
+    const l = lo[r]!;
+    const h = hi[r]!;
+    reachingCount[r] = P - l;
+    if (l < h) {
+      const w = h - l;
+      const m = M[h]! - M[l]!;
+      rankPos[r] = P - h + alpha * w + beta * (Q[h]! - Q[l]! - v * w);
+      currentSortNum[r] = M[P]! - M[h]! + alpha * m + beta * (MQ[h]! - MQ[l]! - v * m);
+    } else {
+      rankPos[r] = P - h;
+      currentSortNum[r] = M[P]! - M[h]!;
+    }
   }
 
   const threshold = relevantThreshold(pos.minPositiveLogit, delta);
-  const fp = falsePositiveCounts(x, t, threshold, new NegativeSegments(sp, shape), gradRanking);
+  const fp = falsePositiveCounts(LOSS, x, t, pos.nonNegatives, threshold, new NegativeSegments(sp, shape), grad);
 
-  // Target sorting terms: sums over positives with t_j ≥ t_i, by a sweep in descending target.
-  const groups = groupsByDescendingTarget(target);
+  // Ranks by descending target (ties by rank), and where each group of equal targets ends.
+  const byTarget = sortedOrder(target, true);
+  const groupEnd = new Int32Array(P);
+  for (let g = P - 1, end = P; g >= 0; g--) {
+    if (g < P - 1 && target[byTarget[g]!] !== target[byTarget[g + 1]!]) end = g + 1;
+    groupEnd[g] = end;
+  }
+
+  // Target sorting terms: sums over positives with t_j ≥ t_i, by a sweep in descending target that
+  // inserts a whole group of equal targets into a Fenwick tree (channels 1, q, 1 − t, (1 − t)q)
+  // before querying its members.
   const sortingError = new Float64Array(P);
   const sortDenom = new Float64Array(P); // Σ_{t_j < t_i} H_ij, the sorting pmf's denominator
+  // Window prefix sums of the tree: [0, 4) at lo, [4, 8) at hi, [8, 12) at P.
+  const at = new Float64Array(12);
   {
     const tree = new FenwickSums(P, 4);
     const entry = new Float64Array(4);
-    for (const group of groups) {
-      for (const r of group) {
+    for (let start = 0; start < P; ) {
+      const end = groupEnd[start]!;
+      for (let g = start; g < end; g++) {
+        const r = byTarget[g]!;
         entry[0] = 1;
         entry[1] = q[r]!;
         entry[2] = miss[r]!;
         entry[3] = missTimesLogit[r]!;
         tree.add(r, entry);
       }
-      for (const r of group) {
+      for (let g = start; g < end; g++) {
+        const r = byTarget[g]!;
         const v = q[r]!;
-        const targetRank = sumStepAbove(tree, unit, sp, shape, v);
-        const targetSortNum = sumStepAbove(tree, missWeighted, sp, shape, v);
+        const l = lo[r]!;
+        const h = hi[r]!;
+        tree.prefixAll(l, at, 0);
+        tree.prefixAll(h, at, 4);
+        tree.prefixAll(P, at, 8);
+        let targetRank = h < P ? at[8]! - at[4]! : 0;
+        let targetSortNum = h < P ? at[10]! - at[6]! : 0;
+        if (l < h && at[4]! - at[0]! !== 0) {
+          const w = at[4]! - at[0]!;
+          const m = at[6]! - at[2]!;
+          targetRank += alpha * w + beta * (at[5]! - at[1]! - v * w);
+          targetSortNum += alpha * m + beta * (at[7]! - at[3]! - v * m);
+        }
         sortingError[r] = currentSortNum[r]! / rankPos[r]! - targetSortNum / targetRank;
-        const lowerReaching = reachingCount[r]! - countStepAbove(tree, 0, sp, shape, v);
+        const lowerReaching = reachingCount[r]! - (l < P ? at[8]! - at[0]! : 0);
         sortDenom[r] = lowerReaching === 0 ? 0 : rankPos[r]! - targetRank;
       }
+      start = end;
     }
   }
 
@@ -145,40 +211,87 @@ export function rankSortLoss(
     }
   }
   // Each positive j receives Σ_{t_i > t_j} sortWeight_i · H(s_j − s_i): sweep in descending target,
-  // querying a group before inserting it so that equal targets do not count.
+  // querying a group before inserting it so that equal targets do not count. Tree channels 1, w, w·q.
   {
     const tree = new FenwickSums(P, 3);
-    const ch = { count: 0, weight: 1, weightTimesLogit: 2 };
     const entry = new Float64Array(3);
-    for (const group of groups) {
-      for (const r of group) posSorting[r]! += sumStepBelow(tree, ch, sp, shape, q[r]!);
-      for (const r of group) {
+    for (let start = 0; start < P; ) {
+      const end = groupEnd[start]!;
+      for (let g = start; g < end; g++) {
+        const r = byTarget[g]!;
+        const v = q[r]!;
+        const l = lo[r]!;
+        const h = hi[r]!;
+        tree.prefixAll(l, at, 0);
+        tree.prefixAll(h, at, 4);
+        let received = at[1]!; // H(v − q) = 1 below the window
+        if (l < h && at[4]! - at[0]! !== 0) {
+          const w = at[5]! - at[1]!;
+          received += alpha * w + beta * (v * w - (at[6]! - at[2]!));
+        }
+        posSorting[r]! += received;
+      }
+      for (let g = start; g < end; g++) {
+        const r = byTarget[g]!;
         entry[0] = 1;
         entry[1] = sortWeight[r]!;
         entry[2] = sortWeight[r]! * q[r]!;
         tree.add(r, entry);
       }
+      start = end;
     }
   }
 
   const invP = 1 / P;
-  for (let r = 0; r < P; r++) {
-    const i = pos.positiveIndex[sp.order[r]!]!;
-    const gr = posRanking[r]! * invP;
-    const gs = posSorting[r]! * invP;
-    gradRanking[i] = gr;
-    gradSorting[i] = gs;
-    grad[i] = gr + gs;
-  }
-  scatterToNegatives(x, t, threshold, fp, negWeight, invP, gradRanking, grad);
+  for (let r = 0; r < P; r++) grad[pos.positiveIndex[sp.order[r]!]!] = posRanking[r]! * invP + posSorting[r]! * invP;
+  scatterToNegatives(x, t, pos.nonNegatives, threshold, fp, negWeight, invP, grad);
+  return withParts(rankingSum * invP, sortingSum * invP, grad, pos.positiveIndex, sp.order, posRanking, posSorting, invP,
+    fp.numRelevantNegatives);
+}
 
+/**
+ * The result, with gradRanking and gradSorting built on first access: on negatives they are
+ * `grad` and 0, so each is one copy of N floats plus the P positives' own parts (by rank).
+ */
+function withParts(
+  rankingLoss: number,
+  sortingLoss: number,
+  grad: Float32Array,
+  positiveIndex: Int32Array,
+  order: Int32Array,
+  posRanking: Float64Array,
+  posSorting: Float64Array,
+  invP: number,
+  numRelevantNegatives: number,
+): RankSortResult {
+  let gradRanking: Float32Array | undefined;
+  let gradSorting: Float32Array | undefined;
+  const positiveAt = (r: number) => positiveIndex[order[r]!]!;
   return {
-    rankingLoss: rankingSum * invP,
-    sortingLoss: sortingSum * invP,
-    gradRanking,
-    gradSorting,
+    rankingLoss,
+    sortingLoss,
     grad,
-    numPositives: P,
-    numRelevantNegatives: fp.numRelevantNegatives,
+    get gradRanking(): Float32Array {
+      if (!gradRanking) {
+        gradRanking = grad.slice();
+        for (let r = 0; r < order.length; r++) gradRanking[positiveAt(r)] = posRanking[r]! * invP;
+      }
+      return gradRanking;
+    },
+    set gradRanking(value: Float32Array) {
+      gradRanking = value;
+    },
+    get gradSorting(): Float32Array {
+      if (!gradSorting) {
+        gradSorting = new Float32Array(grad.length);
+        for (let r = 0; r < order.length; r++) gradSorting[positiveAt(r)] = posSorting[r]! * invP;
+      }
+      return gradSorting;
+    },
+    set gradSorting(value: Float32Array) {
+      gradSorting = value;
+    },
+    numPositives: positiveIndex.length,
+    numRelevantNegatives,
   };
 }

@@ -8,6 +8,8 @@
 // All logits are centred on the smallest positive logit before any sum is formed: relevant
 // values then lie near 0, which keeps prefix sums free of cancellation at detection sizes.
 
+import { sortedOrder } from "./sort_order.ts";
+
 export interface StepShape {
   readonly delta: number;
   /** Window weight at x = 0 offset: H(x) = alpha + beta·x inside the window. */
@@ -72,9 +74,7 @@ export interface SortedPositives {
 
 export function sortPositives(positiveLogit: Float64Array): SortedPositives {
   const count = positiveLogit.length;
-  const order = new Int32Array(count);
-  for (let p = 0; p < count; p++) order[p] = p;
-  order.sort((a, b) => positiveLogit[a]! - positiveLogit[b]! || a - b);
+  const order = sortedOrder(positiveLogit);
   const centre = count > 0 ? positiveLogit[order[0]!]! : 0;
   const sorted = new Float64Array(count);
   const rankOf = new Int32Array(count);
