@@ -36,8 +36,8 @@ function showError(message: string | undefined): void {
   const box = $("error");
   box.hidden = !message;
   box.textContent = message ?? "";
+  state.error = message;
   if (message) {
-    state.error = message;
     box.scrollIntoView({ block: "nearest" });
   }
 }
@@ -97,11 +97,11 @@ async function chosenModel(): Promise<{ name: string; bytes: Uint8Array; adapter
 
 async function chosenDataset(): Promise<{ name: string; files: DatasetFiles }> {
   const kind = checked("data");
-  if (kind === "sample") return { name: "the bundled sample", files: await sampleDataset(new URL("sample/", location.href).href) };
+  if (kind === "sample") return { name: "sample", files: await sampleDataset(new URL("sample/", location.href).href) };
   if (kind === "folder") {
     const list = $<HTMLInputElement>("data-folder").files;
     if (!list?.length) throw new Error("choose a dataset folder (annotations.json and images/)");
-    return { name: `folder ${list[0]!.webkitRelativePath.split("/")[0]}`, files: await folderDataset(list) };
+    return { name: list[0]!.webkitRelativePath.split("/")[0] || "folder", files: await folderDataset(list) };
   }
   const zip = $<HTMLInputElement>("data-zip").files?.[0];
   if (!zip) throw new Error("choose a dataset .zip (annotations.json and images/ inside)");
@@ -122,6 +122,11 @@ async function start(): Promise<void> {
     setPhase("idle");
     showError(describeError(e));
   }
+}
+
+/** The settings of a restored run, back in their fields. */
+function showSettings(s: TrainSettings): void {
+  for (const [id, v] of [["epochs", s.epochs], ["batch", s.batch], ["lr", s.lr], ["optimizer", s.optimizer], ["backend-choice", s.backend], ["seed", s.seed]] as const) $<HTMLInputElement>(id).value = String(v);
 }
 
 function beginRunView(s: TrainSettings, model: string, data: string): void {
@@ -165,6 +170,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       drawLossCurve($("loss-curve") as unknown as SVGSVGElement, state.losses, stepsPerEpoch);
       break;
     case "restored":
+      showSettings(m.settings);
       beginRunView(m.settings, m.modelName, m.datasetName);
       state.restoredAtStep = m.step;
       state.losses = [...m.losses];

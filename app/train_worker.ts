@@ -13,7 +13,7 @@ import {
 import { recalibrateBatchNorm } from "ranksort/train";
 import type { EpochRow, Evaluation, FromWorker, Picture, RunInputs, ToWorker, TrainSettings } from "./protocol.ts";
 import { describeError } from "./describe_error.ts";
-import { beginRun, commit, savedCheckpoint, savedInputs, savedProgress, type SavedCheckpoint, type SavedProgress, tensorDigest } from "./run_store.ts";
+import { beginRun, commit, savedCheckpoint, savedInputs, savedModel, savedProgress, type SavedCheckpoint, type SavedProgress, tensorDigest } from "./run_store.ts";
 
 // onnxruntime-web's .wasm files are served beside the app under ort/ (nothing is fetched from elsewhere).
 const ortFiles = new URL("./ort/", self.location.href).href;
@@ -24,6 +24,8 @@ const DATASET_ROOT = "/dataset";
 /** Commit a mid-epoch checkpoint at most this often: a reload loses at most these seconds. */
 const CHECKPOINT_EVERY_MS = 3000;
 const PICTURES = 4;
+/** Boxes drawn on the pictures: a young model's scores are low, so the bar is too. */
+const SHOW_SCORE = 0.1;
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
@@ -91,10 +93,10 @@ async function checkpointRecord(trainer: Trainer, settings: TrainSettings, input
 /** The validation images with the model's detections (solid) and the annotations (dashed). */
 function pictures(val: DetectionSample[], evaluation: Evaluation, names: string[]): Picture[] {
   return val.slice(0, PICTURES).map((s) => {
-    const found = evaluation.detections.filter((d) => d.image === s.imageId && d.score >= 0.3).slice(0, 12);
+    const found = evaluation.detections.filter((d) => d.image === s.imageId && d.score >= SHOW_SCORE).slice(0, 8);
     const truth = s.annotations.map((a) => ({ box: [a.bbox[0], a.bbox[1], a.bbox[0] + a.bbox[2], a.bbox[1] + a.bbox[3]], classIndex: a.classIndex, dashed: true }));
     const img = drawBoxes(readImage(s.path), [...truth, ...found.map((d) => ({ box: d.box, classIndex: d.category, score: d.score }))]);
-    const caption = found.length ? found.slice(0, 3).map((d) => `${names[d.category]} ${d.score.toFixed(2)}`).join(", ") : "no detection ≥ 0.30";
+    const caption = found.length ? found.slice(0, 3).map((d) => `${names[d.category]} ${d.score.toFixed(2)}`).join(", ") : `no detection ≥ ${SHOW_SCORE}`;
     return { width: img.width, height: img.height, rgb: img.data, caption: `image ${s.imageId}: ${caption}` };
   });
 }
@@ -119,7 +121,13 @@ async function train(inputs: RunInputs, resume: boolean): Promise<void> {
     post({ type: "status", text: "checking the dataset and the model …" });
     clearMemoryFiles(DATASET_ROOT);
     putMemoryFiles(inputs.datasetFiles.map(([p, b]) => [`${DATASET_ROOT}/${p}`, b]));
-    const dataset = loadCoco(DATASET_ROOT, `${DATASET_ROOT}/annotations.json`, `${DATASET_ROOT}/images`);
+    let dataset: ReturnType<typeof loadCoco>;
+    try {
+      dataset = loadCoco(DATASET_ROOT, `${DATASET_ROOT}/annotations.json`, `${DATASET_ROOT}/images`);
+    } catch (e) {
+      // The loader names files by their in-memory paths: name them by the dataset the user picked.
+      throw e instanceof Error ? new DatasetError(e.message.replaceAll(`${DATASET_ROOT}/`, `${inputs.datasetName}/`)) : e;
+    }
     const names = dataset.categories.map((c) => c.name);
     const bound = await bindDetector(decodeModel(inputs.modelBytes, inputs.modelName), inputs.adapter, inputs.modelName);
     const batchSize = resolveBatch(bound, s.batch, inputs.modelName);
@@ -206,13 +214,25 @@ async function train(inputs: RunInputs, resume: boolean): Promise<void> {
   }
 }
 
+/** The last run's trained model from IndexedDB (a reloaded tab), with its dataset's category names. */
+async function savedTrainedModel(): Promise<typeof current> {
+  const [model, inputs] = await Promise.all([savedModel(), savedInputs()]);
+  if (!model || !inputs) return undefined;
+  const annotations = inputs.datasetFiles.find(([p]) => p === "annotations.json")?.[1];
+  const categories: { id: number; name: string }[] = annotations ? JSON.parse(new TextDecoder().decode(annotations)).categories : [];
+  const bound = await bindDetector(decodeModel(model, "the trained model"), inputs.adapter);
+  const ep = (await pickBackend(inputs.settings.backend).catch(() => ({ ep: "wasm" as const }))).ep;
+  return { model, bound, ep, names: [...categories].sort((a, b) => a.id - b.id).map((c) => c.name) };
+}
+
 async function predict(name: string, bytes: Uint8Array): Promise<void> {
-  if (!current) throw new Error("train (or resume) a run first: predict uses its trained model");
+  current ??= await savedTrainedModel();
+  if (!current) throw new Error("train a model first (at least one epoch): predict uses the trained model");
   const image = decodeImage(bytes, name);
   current.runner ??= await DetectorRunner.fromBinding(await bindDetector(decodeModel(current.model, "the trained model"), current.bound.adapter), { executionProvider: current.ep });
   const [found] = await current.runner.detect([image]);
-  const shown = found!.filter((d) => d.score >= 0.3).slice(0, 20);
+  const shown = found!.filter((d) => d.score >= SHOW_SCORE).slice(0, 20);
   const drawn = drawBoxes(image, shown.map((d) => ({ box: d.box, classIndex: d.classIndex, score: d.score })));
-  const caption = shown.length ? shown.slice(0, 4).map((d) => `${current!.names[d.classIndex]} ${d.score.toFixed(2)}`).join(", ") : "no detection ≥ 0.30";
+  const caption = shown.length ? shown.slice(0, 4).map((d) => `${current!.names[d.classIndex]} ${d.score.toFixed(2)}`).join(", ") : `no detection ≥ ${SHOW_SCORE}`;
   post({ type: "predicted", detections: shown.length, picture: { width: drawn.width, height: drawn.height, rgb: drawn.data, caption: `${name}: ${caption}` } });
 }

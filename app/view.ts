@@ -42,6 +42,8 @@ export function drawLossCurve(svg: SVGSVGElement, losses: number[], stepsPerEpoc
   const y = (v: number) => H - pad - ((H - pad - 8) * (v - lo)) / (hi - lo || 1);
   for (let e = stepsPerEpoch; e < losses.length; e += stepsPerEpoch) add("line", { x1: x(e), y1: 8, x2: x(e), y2: H - pad, class: "epoch-mark" });
   add("polyline", { points: losses.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" "), class: "loss-line" });
+  // The latest step as a dot: visible from the first step on.
+  add("circle", { cx: x(losses.length - 1).toFixed(1), cy: y(losses[losses.length - 1]!).toFixed(1), r: 3, class: "loss-dot" });
   add("text", { x: pad - 4, y: 14, "text-anchor": "end", class: "tick" }, hi.toFixed(2));
   add("text", { x: pad - 4, y: H - pad, "text-anchor": "end", class: "tick" }, lo.toFixed(1));
   add("text", { x: W - 8, y: H - 8, "text-anchor": "end", class: "tick" }, `step ${losses.length}`);

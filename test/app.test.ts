@@ -5,7 +5,8 @@
 // WebGPU (SwiftShader, slow: a 4-image sample): the backend, the loss falling, and the losses
 // against the WASM EP's. Skipped, with the reason printed, where chromium is not installed.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { strToU8, zipSync } from "fflate";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { buildApp } from "../app/build.ts";
@@ -49,6 +50,8 @@ describe.skipIf(!chromiumPath)("the browser app in headless Chromium", () => {
   });
 
   test("WASM: 2 epochs with pause and reload-resume; the download runs in onnxruntime-node as the page evaluated it; the CLI's losses", async () => {
+    // The CLI's run on the same data goes on beside the page's (it awaits onnxruntime most of the time).
+    const cliRun = cliLosses(wasmApp, { epochs: 2, batch: 4, lr: 0.01, seed: 1 });
     const browser = await launch(false);
     try {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -57,6 +60,21 @@ describe.skipIf(!chromiumPath)("the browser app in headless Chromium", () => {
       await page.goto(`http://127.0.0.1:${wasmServer.port}/`);
       await page.waitForSelector("#sample-size:not(:empty)");
       await page.screenshot({ path: join(shots, "start.png"), fullPage: true });
+      // Bad datasets: one line in the page, from the page (no annotations.json) or from the CLI's own loader in the worker.
+      const badZip = join(work, "bad.zip");
+      writeFileSync(badZip, zipSync({ "notes.txt": strToU8("no dataset here") }));
+      await page.check("input[name=data][value=zip]");
+      await page.setInputFiles("#data-zip", badZip);
+      await page.click("#start");
+      await page.waitForSelector("#error:not([hidden])");
+      expect(await page.textContent("#error")).toBe("bad.zip has no annotations.json (a COCO dataset is annotations.json plus images/)");
+      const missingImage = { images: [{ id: 7, file_name: "seven.png", width: 128, height: 128 }], annotations: [], categories: [{ id: 1, name: "square" }] };
+      writeFileSync(badZip, zipSync({ "data/annotations.json": strToU8(JSON.stringify(missingImage)) }));
+      await page.setInputFiles("#data-zip", badZip);
+      await page.click("#start");
+      await waitForState(page, (s) => s.phase === "error", "the dataset error", 60_000);
+      expect(await page.textContent("#error")).toBe("bad.zip/annotations.json: image 7 file bad.zip/images/seven.png is missing");
+      await page.check("input[name=data][value=sample]");
       await page.fill("#epochs", "2");
       await page.fill("#batch", "4");
       await page.fill("#lr", "0.01");
@@ -124,10 +142,15 @@ describe.skipIf(!chromiumPath)("the browser app in headless Chromium", () => {
       await page.setViewportSize({ width: 390, height: 844 });
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
       await page.screenshot({ path: join(shots, "phone.png"), fullPage: true });
+      // After a reload the finished run's model is still there: downloads and predict work.
+      await page.reload();
+      await page.waitForSelector("#download-model:not([disabled])");
+      await page.setInputFiles("#predict-file", val[1]!.path);
+      await waitForState(page, (s) => s.predictions === 1, "the prediction after a reload", 60_000);
       expect(errors).toEqual([]);
 
       // Same seed, same EP (onnxruntime-web's WASM): the CLI's run loop gives the same losses, pause and reload included.
-      const cli = await cliLosses(wasmApp, { epochs: 2, batch: 4, lr: 0.01, seed: 1 });
+      const cli = await cliRun;
       expect([m1!.loss, m2!.loss]).toEqual(cli);
       console.log(`app WASM: losses ${cli.map((l) => l.toFixed(4)).join(" → ")} (page = CLI), AP50 ${m0!.AP50.toFixed(3)} → ${m2!.AP50.toFixed(3)}, epoch 2 ${m2!.trainSeconds.toFixed(1)} s; onnxruntime-node vs page: ${node.length} detections, max |Δscore| ${maxScore.toExponential(1)}, max |Δbox| ${maxBox.toExponential(1)} px`);
     } finally {
@@ -136,6 +159,7 @@ describe.skipIf(!chromiumPath)("the browser app in headless Chromium", () => {
   }, 420_000);
 
   test("WebGPU on SwiftShader: the adapter is named, the loss falls, the losses match the WASM EP's", async () => {
+    const cliRun = cliLosses(gpuApp, { epochs: 2, batch: 2, lr: 0.01, seed: 1 });
     const browser = await launch(true);
     try {
       const page = await browser.newPage();
@@ -154,7 +178,7 @@ describe.skipIf(!chromiumPath)("the browser app in headless Chromium", () => {
       expect(done.metrics[2]!.loss!).toBeLessThan(done.metrics[1]!.loss!);
       expect(errors).toEqual([]);
       // float32 bodies on the GPU against float64 bodies on the WASM EP: equal to float32 rounding.
-      const cli = await cliLosses(gpuApp, { epochs: 2, batch: 2, lr: 0.01, seed: 1 });
+      const cli = await cliRun;
       done.losses.forEach((l, i) => expect(Math.abs(l - cli[i]!)).toBeLessThan(1e-4 * Math.abs(cli[i]!)));
       console.log(`app WebGPU (${done.backendDetail}): losses ${done.losses.map((l) => l.toFixed(5)).join(" → ")} vs WASM ${cli.map((l) => l.toFixed(5)).join(" → ")}; epoch 2 ${done.metrics[2]!.trainSeconds.toFixed(1)} s`);
     } finally {

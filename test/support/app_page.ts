@@ -43,11 +43,14 @@ export const appState = (page: Page) => page.evaluate(() => (window as unknown a
 export async function waitForState(page: Page, ok: (s: AppState) => boolean, what: string, timeoutMs: number, timeline?: string[]): Promise<AppState> {
   const t0 = Date.now();
   let last = "";
+  let epochs = -1;
   for (;;) {
     const s = await appState(page);
     if (timeline) {
       const status = ((await page.textContent("#status")) ?? "").replace(/ · ETA.*/, "");
-      if (status !== last) timeline.push(`${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s  ${(last = status)}`);
+      const at = `${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s`;
+      if (status !== last) timeline.push(`${at}  ${(last = status)}`);
+      if (s.metrics.length !== epochs) timeline.push(`${at}  epoch ${(epochs = s.metrics.length) - 1} evaluated`);
     }
     if (ok(s)) return s;
     if (s.phase === "error") throw new Error(`the page reports an error while waiting for ${what}: ${s.error}`);
