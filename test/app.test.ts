@@ -20,13 +20,13 @@ const work = mkdtempSync(join(tmpdir(), "ranksort-app-"));
 const shots = process.env.UPDATE_SCREENSHOTS ? join(root, "docs", "app") : join(work, "shots");
 if (!chromiumPath) console.log("app tests skipped: no Debian chromium (apt-get install chromium)");
 
-/** `ranksort train`'s run on a built app's sample folder: its per-epoch mean losses. */
-async function cliLosses(dir: string, settings: { epochs: number; batch: number; lr: number; seed: number }): Promise<number[]> {
+/** `ranksort train`'s run on a built app's sample folder: its per-epoch mean losses and AP50s (epoch 0 first). */
+async function cliRun(dir: string, settings: { epochs: number; batch: number; lr: number; seed: number }): Promise<{ losses: number[]; AP50: number[] }> {
   const metrics = await trainDetector({
     modelPath: join(root, "models", "tiny_fcos_128.onnx"), adapter: PRESETS["tiny-fcos"]!, dataDir: join(dir, "sample"), outDir: join(dir, "cli-run"),
     epochs: settings.epochs, batch: settings.batch, lr: settings.lr, optimizer: "sgd", loss: "rs", backend: "wasm", seed: settings.seed, overwrite: true,
   });
-  return metrics.slice(1).map((m) => m.loss!);
+  return { losses: metrics.slice(1).map((m) => m.loss!), AP50: metrics.map((m) => m.AP50) };
 }
 
 describe.skipIf(!chromiumPath)("the browser app in headless Chromium", () => {
@@ -51,7 +51,7 @@ describe.skipIf(!chromiumPath)("the browser app in headless Chromium", () => {
 
   test("WASM: 2 epochs with pause and reload-resume; the download runs in onnxruntime-node as the page evaluated it; the CLI's losses", async () => {
     // The CLI's run on the same data goes on beside the page's (it awaits onnxruntime most of the time).
-    const cliRun = cliLosses(wasmApp, { epochs: 2, batch: 4, lr: 0.01, seed: 1 });
+    const cliDone = cliRun(wasmApp, { epochs: 2, batch: 4, lr: 0.01, seed: 1 });
     const browser = await launch(false);
     try {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -150,8 +150,10 @@ describe.skipIf(!chromiumPath)("the browser app in headless Chromium", () => {
       expect(errors).toEqual([]);
 
       // Same seed, same EP (onnxruntime-web's WASM): the CLI's run loop gives the same losses, pause and reload included.
-      const cli = await cliRun;
+      const { losses: cli, AP50 } = await cliDone;
       expect([m1!.loss, m2!.loss]).toEqual(cli);
+      // The CLI evaluates on onnxruntime-node's CPU EP, the page on the WASM EP: scores agree to float rounding.
+      done.metrics.forEach((m, i) => expect(m.AP50).toBeCloseTo(AP50[i]!, 3));
       console.log(`app WASM: losses ${cli.map((l) => l.toFixed(4)).join(" → ")} (page = CLI), AP50 ${m0!.AP50.toFixed(3)} → ${m2!.AP50.toFixed(3)}, epoch 2 ${m2!.trainSeconds.toFixed(1)} s; onnxruntime-node vs page: ${node.length} detections, max |Δscore| ${maxScore.toExponential(1)}, max |Δbox| ${maxBox.toExponential(1)} px`);
     } finally {
       await browser.close();
@@ -159,7 +161,7 @@ describe.skipIf(!chromiumPath)("the browser app in headless Chromium", () => {
   }, 420_000);
 
   test("WebGPU on SwiftShader: the adapter is named, the loss falls, the losses match the WASM EP's", async () => {
-    const cliRun = cliLosses(gpuApp, { epochs: 2, batch: 2, lr: 0.01, seed: 1 });
+    const cliDone = cliRun(gpuApp, { epochs: 2, batch: 2, lr: 0.01, seed: 1 });
     const browser = await launch(true);
     try {
       const page = await browser.newPage();
@@ -178,7 +180,7 @@ describe.skipIf(!chromiumPath)("the browser app in headless Chromium", () => {
       expect(done.metrics[2]!.loss!).toBeLessThan(done.metrics[1]!.loss!);
       expect(errors).toEqual([]);
       // float32 bodies on the GPU against float64 bodies on the WASM EP: equal to float32 rounding.
-      const cli = await cliRun;
+      const { losses: cli } = await cliDone;
       done.losses.forEach((l, i) => expect(Math.abs(l - cli[i]!)).toBeLessThan(1e-4 * Math.abs(cli[i]!)));
       console.log(`app WebGPU (${done.backendDetail}): losses ${done.losses.map((l) => l.toFixed(5)).join(" → ")} vs WASM ${cli.map((l) => l.toFixed(5)).join(" → ")}; epoch 2 ${done.metrics[2]!.trainSeconds.toFixed(1)} s`);
     } finally {
