@@ -1,8 +1,9 @@
 // COCO-format detection datasets: annotations JSON + image files, validated on load.
 
-import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { readImageSize } from "./image.ts";
+import { memoryFile } from "./memory_files.ts";
+import { nodeBuiltin } from "../util/node_builtins.ts";
 import type { CocoJson } from "./synthetic_dataset.ts";
 
 export class DatasetError extends Error {
@@ -43,6 +44,15 @@ export interface CocoDataset {
   samples: DetectionSample[];
 }
 
+/** Whether `path` is a file on disk (false where the host has no file system: a page's memory files only). */
+function onDisk(path: string): boolean {
+  try {
+    return nodeBuiltin("node:fs", "checking image files").existsSync(path);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Load `annotations` (default `<dir>/annotations.json`, images under `<dir>/images/`). Errors name
  * the annotation: a missing image file, a box outside its image, an unknown category, a bad bbox.
@@ -50,7 +60,8 @@ export interface CocoDataset {
 export function loadCoco(dir: string, annotations = join(dir, "annotations.json"), imageDir = join(dir, "images")): CocoDataset {
   let json: CocoJson;
   try {
-    json = JSON.parse(readFileSync(annotations, "utf8"));
+    const held = memoryFile(annotations);
+    json = JSON.parse(held ? new TextDecoder().decode(held) : nodeBuiltin("node:fs", `reading ${annotations}`).readFileSync(annotations, "utf8"));
   } catch (e) {
     throw new DatasetError(`cannot read COCO annotations ${annotations}: ${(e as Error).message}`);
   }
@@ -105,7 +116,7 @@ export function loadCoco(dir: string, annotations = join(dir, "annotations.json"
   });
   const samples = json.images.map((im) => {
     const path = join(imageDir, im.file_name);
-    if (!existsSync(path)) throw new DatasetError(`${annotations}: image ${im.id} file ${path} is missing`);
+    if (!memoryFile(path) && !onDisk(path)) throw new DatasetError(`${annotations}: image ${im.id} file ${path} is missing`);
     // Boxes are in the annotated size's pixels: an image of another size would put them elsewhere.
     const real = readImageSize(path);
     if (real.width !== im.width || real.height !== im.height) fail(`image ${im.id} (${path}) is ${real.width}×${real.height}, but the annotations say ${im.width}×${im.height}`);

@@ -1,8 +1,9 @@
 // RGB images in memory and their PNG/JPEG files (fast-png, jpeg-js: pure JS, run anywhere).
 
-import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { convertIndexedToRgb, decode as decodePng, encode as encodePng, hasPngSignature } from "fast-png";
 import jpeg from "jpeg-js";
+import { nodeBuiltin } from "../util/node_builtins.ts";
+import { memoryFile } from "./memory_files.ts";
 
 export interface RGBImage {
   width: number;
@@ -58,11 +59,11 @@ export function decodeImage(bytes: Uint8Array, label = "<image>"): RGBImage {
   throw new ImageError(`${label}: not a PNG or JPEG file`);
 }
 
-/** Read a PNG or JPEG file as 8-bit RGB. */
+/** Read a PNG or JPEG file (or a memory file, memory_files.ts) as 8-bit RGB. */
 export function readImage(path: string): RGBImage {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = memoryFile(path) ?? nodeBuiltin("node:fs", `reading image ${path}`).readFileSync(path);
   } catch (e) {
     throw new ImageError(`cannot read image ${path}: ${(e as Error).message}`);
   }
@@ -75,16 +76,21 @@ export function readImage(path: string): RGBImage {
  */
 export function readImageSize(path: string): { width: number; height: number } {
   let bytes: Uint8Array;
-  try {
-    const fd = openSync(path, "r");
+  const held = memoryFile(path);
+  if (held) bytes = held;
+  else {
     try {
-      const head = new Uint8Array(65536);
-      bytes = head.subarray(0, readSync(fd, head, 0, head.length, 0));
-    } finally {
-      closeSync(fd);
+      const { closeSync, openSync, readSync } = nodeBuiltin("node:fs", `reading image ${path}`);
+      const fd = openSync(path, "r");
+      try {
+        const head = new Uint8Array(65536);
+        bytes = head.subarray(0, readSync(fd, head, 0, head.length, 0));
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      throw new ImageError(`cannot read image ${path}: ${(e as Error).message}`);
     }
-  } catch (e) {
-    throw new ImageError(`cannot read image ${path}: ${(e as Error).message}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (hasPngSignature(bytes)) {
@@ -95,7 +101,7 @@ export function readImageSize(path: string): { width: number; height: number } {
     for (let i = 2; ; ) {
       if (i + 9 > bytes.length) {
         // A header past the first 64 KB (large metadata): read it all.
-        if (bytes.length === 65536) return decodeImage(readFileSync(path), path);
+        if (bytes.length === 65536) return decodeImage(held ?? nodeBuiltin("node:fs", `reading image ${path}`).readFileSync(path), path);
         throw new ImageError(`${path}: JPEG without a frame header (truncated?)`);
       }
       if (bytes[i] !== 0xff) throw new ImageError(`${path}: corrupt JPEG (no marker at byte ${i})`);

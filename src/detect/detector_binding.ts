@@ -110,7 +110,9 @@ export async function bindDetector(source: ModelProto, adapter: DetectorAdapter,
   const S = input.size;
   let shapes: Record<string, readonly number[]>;
   try {
-    const session = await RankSortSession.create(encodeModel(heads), { executionProvider: "cpu" });
+    // Outside Node, Bun and Deno (a page, a worker) the probe runs on onnxruntime-web's WASM EP.
+    const probe = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ? "cpu" : "wasm";
+    const session = await RankSortSession.create(encodeModel(heads), { executionProvider: probe });
     const out = await session.run({ [input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S), dims: input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
     shapes = Object.fromEntries(headNames.map((n) => [n, out[n]!.dims]));
   } catch (e) {

@@ -14,18 +14,18 @@ import { encodeCheckpoint, readCheckpoint } from "../train/checkpoint.ts";
 import { clearRunFolder, commitRunFiles, holdsRun, lockRunFolder, readCommitted, recoverRunFolder, RunFolderError, type RunState } from "../train/run_folder.ts";
 import { checkResumeSignature, dataFingerprint, modelFingerprint, type RunSignature } from "../train/run_signature.ts";
 import { InterruptedError, watchStopSignals } from "../train/stop_signals.ts";
-import { DivergenceError, Trainer } from "../train/trainer.ts";
+import { DivergenceError } from "../train/trainer.ts";
 import { fileWriteError, writeFileAtomic } from "../util/atomic_write.ts";
-import { mulberry32 } from "../util/random.ts";
 import { readImage } from "../data/image.ts";
-import { replicateGraph } from "../onnx/replicate.ts";
-import { frozenInitializers } from "../train/freeze.ts";
 import { AdapterError, type DetectorAdapter } from "./adapter.ts";
-import { batchPlan, imageBatches, makeBatch, split } from "./detector_batches.ts";
+import { imageBatches, makeBatch, split } from "./detector_batches.ts";
+import { createDetectorTrainer, resolveBatch } from "./detector_trainer.ts";
+
+export { resolveBatch };
 import { bindDetector, type BoundDetector } from "./detector_binding.ts";
 import { fitClassSet } from "./class_sets.ts";
 import { checkDropIn, type DropInCheck, DropInError } from "./dropin_check.ts";
-import { detectionLoss } from "./detector_loss.ts";
+import { epochOrder, stepLearningRate, stepPicks, stepRandom } from "./train_schedule.ts";
 import type { CocoDataset, DetectionSample } from "../data/coco.ts";
 import { type COCOMetrics, type Detection } from "./evaluate.ts";
 import { evaluateDetector } from "./evaluate_detector.ts";
@@ -87,18 +87,6 @@ export interface EpochMetrics extends COCOMetrics {
   imagesPerSecond: number;
 }
 
-/** The batch size a model takes: its static batch when it has one, else the config's (checked against it). */
-export function resolveBatch(bound: BoundDetector, requested: number | undefined, label: string): number {
-  const k = bound.input.staticBatch;
-  if (bound.input.layout === "NCHW" && k !== undefined) {
-    if (requested !== undefined && requested !== k) {
-      throw new AdapterError(`${label} has a static batch of ${k} (input "${bound.input.name}" is [${k}, 3, ${bound.input.size}, ${bound.input.size}]), so --batch must be ${k}; got ${requested} (re-export with a dynamic batch axis to train larger batches)`);
-    }
-    return k;
-  }
-  return requested ?? 8;
-}
-
 export async function trainDetector(cfg: DetectorTrainConfig): Promise<EpochMetrics[]> {
   const dataset = loadCoco(cfg.dataDir);
   const label = basename(cfg.modelPath);
@@ -154,25 +142,7 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
   const dir = cfg.outDir;
   const adapter = bound.adapter;
   const model = bound.model;
-  // One graph copy per image for one-image-per-run models ([3, H, W] input), else one for the batch.
-  const copies = bound.input.layout === "CHW" ? batchSize : 1;
-  const replicated = replicateGraph(bound.heads, copies);
-  const plan = batchPlan(bound, batchSize, replicated.nameIn);
-  const frozen = frozenInitializers(bound.model, [...(adapter.frozen ?? []), ...(cfg.freeze ?? [])]);
-  // A native model's decode constants (anchor points, strides, DFL weights) are buffers, not weights.
-  for (const name of bound.native?.decodeConstants ?? []) frozen.add(name);
-  const trainer = await Trainer.create(
-    {
-      model: replicated.model,
-      inferenceModel: model,
-      untieExportTies: false,
-      frozen: (name) => frozen.has(name),
-      optimizer: cfg.optimizer === "sgd" ? { kind: "sgd", momentum: 0.9, weightDecay: 1e-4 } : { kind: "adamw", weightDecay: 1e-4 },
-      clipGradNorm: 10,
-      loss: detectionLoss(plan, cfg.loss, replicated.nameIn),
-    },
-    { executionProvider: cfg.backend, lossKernels: cfg.lossKernels },
-  );
+  const { trainer, plan, copies, frozen } = await createDetectorTrainer(bound, { batchSize, optimizer: cfg.optimizer, loss: cfg.loss, backend: cfg.backend, lossKernels: cfg.lossKernels, freeze: cfg.freeze });
   const seed = cfg.seed ?? 1;
   const signature: RunSignature = {
     batch: batchSize, epochs: cfg.epochs, lr: cfg.lr, optimizer: cfg.optimizer, loss: cfg.loss, preset: adapter.name, seed, valFraction: cfg.valFraction ?? 0.2,
@@ -219,12 +189,7 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
   const exportCalibrated = async () =>
     encodeModel(await recalibrateBatchNorm(await trainer.exportModel(), () => (bound.input.staticBatch === undefined ? imageBatches(train, adapter, batchSize, 16, bound.input.name) : [])));
   for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {
-    const rand = mulberry32(seed * 1000 + epoch);
-    const order = train.map((_, i) => i);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
+    const order = epochOrder(train.length, seed, epoch);
     // Progress within the epoch: restored when an interrupted epoch's steps were committed.
     const progress = state.partial ? structuredClone(state.partial) : { step: 0, lossSum: 0, componentSums: {} as Record<string, number>, trainSeconds: 0 };
     const commitPartial = async (signal: NodeJS.Signals): Promise<never> => {
@@ -238,16 +203,9 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
         progress.trainSeconds += (performance.now() - t0) / 1000;
         await commitPartial(stop.signal);
       }
-      // A fixed-size batch (static or replicated) is filled up from the start of the epoch's order.
-      const fixed = copies > 1 || plan.perCopy !== undefined;
-      const picks = Array.from({ length: fixed ? batchSize : Math.min(batchSize, order.length - s * batchSize) }, (_, k) => order[(s * batchSize + k) % order.length]!);
-      // Each step's augmentation has its own seed, so a step resumed mid-epoch sees the same batch.
-      const batch = makeBatch(picks.map((i) => train[i]!), plan, mulberry32((seed * 1000 + epoch) * 100_003 + s + 1), true);
-      // Linear warm-up over the first epoch's steps, then cosine decay to 5% of the rate.
-      const step = epoch * stepsPerEpoch + s;
-      const total = cfg.epochs * stepsPerEpoch;
-      const warm = Math.min(1, (step + 1) / Math.max(1, Math.min(stepsPerEpoch, 20)));
-      const lr = cfg.lr * warm * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * step) / total)));
+      const picks = stepPicks(order, s, batchSize, copies > 1 || plan.perCopy !== undefined);
+      const batch = makeBatch(picks.map((i) => train[i]!), plan, stepRandom(seed, epoch, s), true);
+      const lr = stepLearningRate(cfg.lr, epoch * stepsPerEpoch + s, stepsPerEpoch, cfg.epochs * stepsPerEpoch);
       const diverged = (e: DivergenceError, discarded: string) =>
         new DivergenceError(e.step, lr, `${e.what} (epoch ${epoch + 1}, step ${s + 1} of ${stepsPerEpoch})`, `${discarded}. The last good epoch is ${state.epoch}: ${join(dir, "checkpoint.bin")} and model.onnx are intact. Lower --lr (${cfg.lr} now) and start again, or continue with --resume --lr X --accept-change lr`);
       let loss: number;

@@ -2,14 +2,15 @@
 
 import type { CocoDataset } from "../data/coco.ts";
 import { readImage } from "../data/image.ts";
+import type { ExecutionProvider } from "../runtime/session.ts";
 import type { DetectorAdapter } from "./adapter.ts";
 import { cocoMetrics, type COCOMetrics, type Detection, type GroundTruth } from "./evaluate.ts";
 import { DetectorRunner } from "./run_detector.ts";
 
 /** COCO AP and oLRP of `modelBytes` on `samples` (original image coordinates). */
-/** `label` names the model in errors (its file name). */
-export async function evaluateDetector(modelBytes: Uint8Array, adapter: DetectorAdapter, samples: CocoDataset["samples"], batch = 8, label = "model"): Promise<{ metrics: COCOMetrics; oLRP: number; detections: Detection[] }> {
-  const runner = await DetectorRunner.create(modelBytes, adapter, { batch, label });
+/** `label` names the model in errors (its file name); `executionProvider` runs it (a page: "wasm" or "webgpu"). */
+export async function evaluateDetector(modelBytes: Uint8Array, adapter: DetectorAdapter, samples: CocoDataset["samples"], batch = 8, label = "model", executionProvider: ExecutionProvider = "cpu"): Promise<{ metrics: COCOMetrics; oLRP: number; detections: Detection[] }> {
+  const runner = await DetectorRunner.create(modelBytes, adapter, { batch, label, executionProvider });
   const detections: Detection[] = [];
   const gts: GroundTruth[] = [];
   for (let i = 0; i < samples.length; i += batch) {

@@ -24,3 +24,9 @@ export { writeReport } from "../detect/report.ts";
 export { DatasetError, loadCoco, type CocoDataset, type DetectionSample } from "../data/coco.ts";
 export { decodeImage, encodeRGBPng, ImageError, readImage, type RGBImage } from "../data/image.ts";
 export { writeSyntheticDataset, type SyntheticSpec } from "../data/synthetic_dataset.ts";
+// The pieces of a training run for hosts with their own loop (the browser app's worker): data held
+// in memory, batches, the train step and its schedule.
+export { clearMemoryFiles, memoryFile, putMemoryFiles } from "../data/memory_files.ts";
+export { batchPlan, imageBatches, makeBatch, split, type Batch, type BatchPlan } from "../detect/detector_batches.ts";
+export { createDetectorTrainer, resolveBatch, type DetectorTrainer, type DetectorTrainerOptions } from "../detect/detector_trainer.ts";
+export { epochOrder, stepLearningRate, stepPicks, stepRandom } from "../detect/train_schedule.ts";

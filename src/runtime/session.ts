@@ -62,13 +62,15 @@ async function loadOrt(ep: ExecutionProvider, preferWeb = false): Promise<{ ort:
     }
     return { ort, options: { executionProviders: [ep] } };
   }
-  if (ep === "wasm") return { ort: (await import("onnxruntime-web").catch(missingPeer("onnxruntime-web", "execution provider wasm"))) as unknown as OrtModule, options: { executionProviders: ["wasm"] } };
+  // onnxruntime-web logs its warnings (node placement, buffer reuse) through console.error, which a
+  // page shows as errors: its sessions log errors only.
+  if (ep === "wasm") return { ort: (await import("onnxruntime-web").catch(missingPeer("onnxruntime-web", "execution provider wasm"))) as unknown as OrtModule, options: { executionProviders: ["wasm"], logSeverityLevel: 3 } };
   if (ep === "webgpu") {
     // Deno and browsers: onnxruntime-web's WebGPU EP on navigator.gpu. Bun and Node: onnxruntime-node's
     // bundled WebGPU EP (Dawn), which needs a Vulkan driver (a GPU's, or SwiftShader's) — unless a GPU
     // kernel backend must share onnxruntime-web's device: then it gave the host a navigator.gpu.
     if ((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
-      return { ort: await importOrtWebGpu(), options: { executionProviders: ["webgpu"] }, gpuBuffers: true };
+      return { ort: await importOrtWebGpu(), options: { executionProviders: ["webgpu"], logSeverityLevel: 3 }, gpuBuffers: true };
     }
     if (preferWeb) throw new RuntimeError("execution provider webgpu: this host has no navigator.gpu for onnxruntime-web");
     const ort = (await import("onnxruntime-node").catch(missingPeer("onnxruntime-node", "execution provider webgpu without navigator.gpu"))) as unknown as OrtModule & { listSupportedBackends?: () => { name: string }[] };

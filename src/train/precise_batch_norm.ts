@@ -8,7 +8,7 @@
 import { tensorProto, valueInfo } from "../onnx/builder.ts";
 import { AttributeProtoSchema, AttributeType, clone, create, type ModelProto, ModelProtoSchema } from "../onnx/proto.ts";
 import type { HostTensor } from "../runtime/host_tensor.ts";
-import { RankSortSession } from "../runtime/session.ts";
+import { type ExecutionProvider, RankSortSession } from "../runtime/session.ts";
 
 /** BatchNormalization nodes whose mean and variance are initializers (what exporters produce). */
 function batchNormStats(model: ModelProto): { mean: string; variance: string }[] {
@@ -20,7 +20,7 @@ function batchNormStats(model: ModelProto): { mean: string; variance: string }[]
  * The inference model with its BatchNorm running statistics re-estimated on the batches (feeds for
  * the model's inputs; made only when the model has BatchNorm). Without either it comes back as is.
  */
-export async function recalibrateBatchNorm(model: ModelProto, makeBatches: () => Record<string, HostTensor>[]): Promise<ModelProto> {
+export async function recalibrateBatchNorm(model: ModelProto, makeBatches: () => Record<string, HostTensor>[], executionProvider: ExecutionProvider = "cpu"): Promise<ModelProto> {
   const stats = batchNormStats(model);
   if (!stats.length) return model;
   const batches = makeBatches();
@@ -36,7 +36,7 @@ export async function recalibrateBatchNorm(model: ModelProto, makeBatches: () =>
     outputs.push(n.output[1]!, n.output[2]!);
   });
   probe.graph!.output.push(...outputs.map((o) => valueInfo(o, "float32")));
-  const session = await RankSortSession.create(probe, { executionProvider: "cpu" });
+  const session = await RankSortSession.create(probe, { executionProvider });
   const sums = new Map<string, { s: Float64Array; s2: Float64Array; v: Float64Array }>();
   for (const feeds of batches) {
     const out = await session.run(feeds);
