@@ -88,7 +88,9 @@ def detection_like(rng, n, positives, ties=False, ignored=0.0, binary=False):
 
 
 def main():
-    repo = sys.argv[1] if len(sys.argv) > 1 else "/work/refs/kemaloksuz+RankSortLoss"
+    if len(sys.argv) < 2:
+        sys.exit("usage: make_exactness_cases.py CHECKOUT_OF_kemaloksuz/RankSortLoss [OUT_DIR]")
+    repo = sys.argv[1]
     out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "..", "exactness")
     ns, ref = load_reference(repo)
     rng = np.random.default_rng(20260512)  # not the shared golden set's seed
