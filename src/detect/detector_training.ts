@@ -27,7 +27,7 @@ import { fitClassSet } from "./class_sets.ts";
 import { checkDropIn, type DropInCheck, DropInError } from "./dropin_check.ts";
 import { epochOrder, stepLearningRate, stepPicks, stepRandom } from "./train_schedule.ts";
 import type { CocoDataset, DetectionSample } from "../data/coco.ts";
-import { type COCOMetrics, type Detection } from "./evaluate.ts";
+import type { COCOMetrics } from "./evaluate.ts";
 import { evaluateDetector } from "./evaluate_detector.ts";
 
 export interface DetectorTrainConfig {

@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { writeSyntheticDataset } from "../../src/data/synthetic_dataset.ts";
 import { readModel } from "../../src/onnx/model_io.ts";
 import type { ModelProto } from "../../src/onnx/proto.ts";
+import { modelSignature } from "../support/model_signature.ts";
 
 const root = resolve(import.meta.dir, "..", "..");
 const fixtures = join(root, "models", "fixtures", "ordinary");
@@ -18,17 +19,9 @@ const cli = join(root, "src", "cli", "main.ts");
 const bun = process.execPath;
 const run = (...args: string[]) => spawnSync(bun, [cli, ...args], { encoding: "utf8" });
 
+/** The drop-in signature plus the opset imports. */
 function signature(m: ModelProto) {
-  const g = m.graph!;
-  const inits = new Set(g.initializer.map((t) => t.name));
-  // Identity ties the exporter made between equal initializers become initializers of their own.
-  const ops = g.node.map((n) => n.opType).filter((o) => o !== "Identity").sort();
-  return {
-    inputs: g.input.filter((v) => !inits.has(v.name)).map((v) => JSON.stringify([v.name, v.type], (_, x) => (typeof x === "bigint" ? Number(x) : x))),
-    outputs: g.output.map((v) => v.name),
-    ops: Object.fromEntries([...new Set(ops)].map((o) => [o, ops.filter((x) => x === o).length])),
-    opset: m.opsetImport.map((o) => `${o.domain}:${o.version}`),
-  };
+  return { ...modelSignature(m), opset: m.opsetImport.map((o) => `${o.domain}:${o.version}`) };
 }
 
 describe("ordinary exports: inspect → train → drop-in → eval", () => {

@@ -19,6 +19,7 @@ import { encodeModel } from "../../src/onnx/model_codec.ts";
 import { GraphBuilder } from "../../src/onnx/builder.ts";
 import { readModel, writeModel } from "../../src/onnx/model_io.ts";
 import type { ModelProto } from "../../src/onnx/proto.ts";
+import { modelSignature } from "../support/model_signature.ts";
 
 const root = resolve(import.meta.dir, "..", "..");
 const yolo = join(root, "models", "fixtures", "yolo");
@@ -26,16 +27,7 @@ const ordinary = join(root, "models", "fixtures", "ordinary");
 const cli = join(root, "src", "cli", "main.ts");
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
 
-function signature(m: ModelProto) {
-  const g = m.graph!;
-  const inits = new Set(g.initializer.map((t) => t.name));
-  const ops = g.node.map((n) => n.opType).filter((o) => o !== "Identity").sort();
-  return {
-    inputs: g.input.filter((v) => !inits.has(v.name)).map((v) => JSON.stringify([v.name, v.type], (_, x) => (typeof x === "bigint" ? Number(x) : x))),
-    outputs: g.output.map((v) => v.name),
-    ops: Object.fromEntries([...new Set(ops)].map((o) => [o, ops.filter((x) => x === o).length])),
-  };
-}
+const signature = modelSignature;
 
 /** Output shapes of a model file run in plain onnxruntime-node on a grey image. */
 async function plainRun(path: string, dims: number[]): Promise<Record<string, readonly number[]>> {
