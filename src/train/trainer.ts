@@ -49,12 +49,13 @@ export class Trainer {
    * inside the one onnxruntime session) or a kernel backend ("webgpu": the WGSL kernels on
    * onnxruntime-web's device, tensors staying on the GPU; "cpu"; "cuda").
    */
-  static async create(spec: TrainStepSpec, options: { executionProvider?: ExecutionProvider; lossKernels?: string } = {}): Promise<Trainer> {
+  static async create(spec: TrainStepSpec, options: { executionProvider?: ExecutionProvider; lossKernels?: string; threads?: number } = {}): Promise<Trainer> {
     const graph = buildTrainStep(spec);
     // Updated parameters and state stay where the session leaves them (GPU buffers on onnxruntime-web's
     // WebGPU EP) and go straight back in as the next step's inputs; only the loss is read each step.
     const session = await RankSortSession.create(encodeModel(graph.model), {
       executionProvider: options.executionProvider ?? "cpu",
+      ...(options.threads ? { threads: options.threads } : {}),
       deviceOutputs: Object.values(graph.next),
       ...(options.lossKernels && options.lossKernels !== "body" ? { mode: "kernels" as const, kernelBackend: options.lossKernels } : {}),
     });

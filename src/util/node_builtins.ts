@@ -2,7 +2,7 @@
 // imported, so modules that browser bundles reach name no `node:` module; in a page the call fails
 // with a one-line error instead of a bundler polyfill failing somewhere later.
 
-type Builtins = { "node:fs": typeof import("node:fs"); "node:path": typeof import("node:path"); "node:module": typeof import("node:module"); "node:crypto": typeof import("node:crypto") };
+type Builtins = { "node:fs": typeof import("node:fs"); "node:path": typeof import("node:path"); "node:module": typeof import("node:module"); "node:crypto": typeof import("node:crypto"); "node:os": typeof import("node:os") };
 
 export function nodeBuiltin<K extends keyof Builtins>(id: K, purpose: string): Builtins[K] {
   const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;

@@ -77,40 +77,75 @@ function weightGrad(t: TensorOps, input: Value, outGrad: Value, like: Value, g: 
   return swapAndCut(t, corr, like, g.spatial);
 }
 
+const prod = (v: readonly number[]) => v.reduce((a, b) => a * b, 1);
+
 /**
  * dW through explicit patches when the weight's dims are known: X is unfolded into [N, C·K, P]
- * (K kernel positions, P output positions) and one matrix product contracts it with dY — much
- * faster on CPU than a convolution whose "kernel" is dY. The unfolding convolves every channel as
- * its own batch item with K one-hot kernels ([N·C, 1, *S] → [N·C, K, *P]); a depthwise Conv with
- * channel multiplier K would do the same, but onnxruntime-web's WebGPU EP computes that wrongly
- * (measured: multiplier 9 off by up to 18, multipliers 1–4 exact).
+ * (K kernel positions, P output positions) and matrix products contract it with dY — much faster
+ * on CPU than a convolution whose "kernel" is dY. The unfolding convolves every channel as its own
+ * batch item with K one-hot kernels ([N·C, 1, *S] → [N·C, K, *P]); a depthwise Conv with channel
+ * multiplier K would do the same, but onnxruntime-web's WebGPU EP computes that wrongly (measured:
+ * multiplier 9 off by up to 18, multipliers 1–4 exact). A 1×1 stride-1 kernel needs no unfolding.
  */
 function weightGradByPatches(t: TensorOps, x: Value, dy: Value, wDims: number[], g: ConvGeometry): Value {
   const [O, Cg, ...k] = wDims as [number, number, ...number[]];
-  const K = k.reduce((a, b) => a * b, 1);
+  const K = prod(k);
   const C = Cg * g.group;
   const dtype = x.dtype ?? "float32";
   const oneHot = new Float32Array(K * K);
   for (let j = 0; j < K; j++) oneHot[j * K + j] = 1;
-  const kernel = t.e.constant(dtype, oneHot, [K, 1, ...k]);
   const N = t.slice(t.shape(x), t.e.ints([0]), t.e.ints([1]));
-  const spatialIn = t.slice(t.shape(x), t.e.ints([2]), t.e.ints([2 + g.spatial]));
-  const perChannel = t.reshape(x, t.concat([t.e.ints([-1, 1]), spatialIn]));
-  const unfolded = t.e.op1("Conv", [perChannel, kernel], { strides: g.strides, dilations: g.dilations, pads: [...g.padsBegin, ...g.padsEnd], kernel_shape: k }, { dtype });
-  const patches = t.reshape(unfolded, t.concat([N, t.e.ints([C * K, -1])]));
-  // Batch folded into the contraction, with transposes that keep the innermost (spatial) axis in
-  // place — onnxruntime's Transpose is slow when the innermost axis moves:
-  //   dY → [G, Og, N·P],  patches → [G, Cg·K, N·P],  dW = dY · patchesᵀ (Gemm transB for G = 1).
+  let patches: Value;
+  if (K === 1 && g.strides.every((s) => s === 1) && [...g.padsBegin, ...g.padsEnd].every((p) => p === 0)) {
+    patches = t.reshape(x, t.concat([N, t.e.ints([C, -1])]));
+  } else {
+    const kernel = t.e.constant(dtype, oneHot, [K, 1, ...k]);
+    const spatialIn = t.slice(t.shape(x), t.e.ints([2]), t.e.ints([2 + g.spatial]));
+    const perChannel = t.reshape(x, t.concat([t.e.ints([-1, 1]), spatialIn]));
+    const unfolded = t.e.op1("Conv", [perChannel, kernel], { strides: g.strides, dilations: g.dilations, pads: [...g.padsBegin, ...g.padsEnd], kernel_shape: k }, { dtype });
+    patches = t.reshape(unfolded, t.concat([N, t.e.ints([C * K, -1])]));
+  }
   const G = g.group;
+  if (G === 1) {
+    // One product per image, summed: dW = Σ_n dY_n · patches_nᵀ. Both operands are read as they
+    // lie (onnxruntime folds the Transpose into the MatMul), where folding the batch into the
+    // contraction would first transpose the K-times larger patches.
+    const perImage = t.matmul(t.reshape(dy, t.concat([N, t.e.ints([O, -1])])), t.e.op1("Transpose", [patches], { perm: [0, 2, 1] }, { dtype }));
+    return t.reshape(t.reduceSum(perImage, [0], 0), t.e.ints(wDims));
+  }
+  // Groups: batch folded into the contraction, with transposes that keep the innermost (spatial)
+  // axis in place — onnxruntime's Transpose is slow when the innermost axis moves:
+  //   dY → [G, Og, N·P],  patches → [G, Cg·K, N·P],  dW = dY · patchesᵀ per group.
   const arrange = (v: Value, perGroup: number) =>
     t.reshape(t.e.op1("Transpose", [t.reshape(v, t.concat([N, t.e.ints([G, perGroup, -1])]))], { perm: [1, 2, 0, 3] }, { dtype }), t.e.ints([G, perGroup, -1]));
   const dyRows = arrange(dy, O / G);
   const patchRows = arrange(patches, Cg * K);
-  const dw =
-    G === 1
-      ? t.e.op1("Gemm", [t.reshape(dyRows, t.e.ints([O, -1])), t.reshape(patchRows, t.e.ints([Cg * K, -1]))], { transB: 1 }, { dtype })
-      : t.e.op1("Einsum", [dyRows, patchRows], { equation: "gop,gkp->gok" }, { dtype });
+  const dw = t.e.op1("Einsum", [dyRows, patchRows], { equation: "gop,gkp->gok" }, { dtype });
   return t.reshape(dw, t.e.ints(wDims));
+}
+
+const flippedKernels = new WeakMap<object, Map<string, Value>>();
+
+function flippedKernel(t: TensorOps, w: Value, wDims: number[], group: number): Value {
+  // One per weight: a head shared across pyramid levels runs one Conv node per level.
+  const cache = flippedKernels.get(t.e) ?? new Map<string, Value>();
+  flippedKernels.set(t.e, cache);
+  const key = `${w.name}/${group}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const [O, Cg, ...k] = wDims as [number, number, ...number[]];
+  const K = prod(k);
+  const dtype = w.dtype ?? "float32";
+  const swapped = t.e.op1("Transpose", [t.reshape(w, t.e.ints([group, O / group, Cg, K]))], { perm: [0, 2, 1, 3] }, { dtype });
+  let flipped = swapped;
+  if (K > 1) {
+    const exchange = new Float32Array(K * K);
+    for (let i = 0; i < K; i++) exchange[i * K + (K - 1 - i)] = 1;
+    flipped = t.matmul(swapped, t.e.constant(dtype, exchange, [K, K]));
+  }
+  const kernel = t.reshape(flipped, t.e.ints([group * Cg, O / group, ...k]));
+  cache.set(key, kernel);
+  return kernel;
 }
 
 export const convRules: Record<string, GradRule> = {
@@ -124,16 +159,12 @@ export const convRules: Record<string, GradRule> = {
     if (ctx.needs(0)) {
       const k = wDims?.slice(2) ?? [];
       const full = g.dilations.map((d, i) => d * ((k[i] ?? 1) - 1));
-      const direct = wDims && g.group === 1 && g.strides.every((s) => s === 1) && g.padsBegin.every((p, i) => p <= full[i]!) && g.padsEnd.every((p, i) => p <= full[i]!);
+      const direct = wDims && g.strides.every((s) => s === 1) && g.padsBegin.every((p, i) => p <= full[i]!) && g.padsEnd.every((p, i) => p <= full[i]!);
       if (direct) {
-        // Stride 1: dX is a plain Conv of dY with the kernel flipped in space and its channel axes
-        // swapped — onnxruntime runs Conv faster than ConvTranspose (no col2im).
-        const n = g.spatial;
-        const axes = Array.from({ length: n }, (_, i) => i + 2);
-        const flipped = t.e.op1("Slice", [w, t.e.ints(Array(n).fill(-1)), t.e.ints(Array(n).fill(-(2 ** 62))), t.e.ints(axes), t.e.ints(Array(n).fill(-1))], {}, { dtype: w.dtype });
-        const kernel = t.e.op1("Transpose", [flipped], { perm: [1, 0, ...axes] }, { dtype: w.dtype });
+        // Stride 1: dX is a plain Conv of dY with the flipped, channel-swapped kernel — onnxruntime
+        // runs Conv faster than ConvTranspose (no col2im).
         const pads = [...g.padsBegin.map((p, i) => full[i]! - p), ...g.padsEnd.map((p, i) => full[i]! - p)];
-        dx = t.e.op1("Conv", [dy!, kernel], { dilations: g.dilations, pads }, { dtype: dy!.dtype });
+        dx = t.e.op1("Conv", [dy!, flippedKernel(t, w, wDims, g.group)], { dilations: g.dilations, pads, group: g.group }, { dtype: dy!.dtype });
       } else {
         const fullOut = t.e.op1("ConvTranspose", [dy!, w], { strides: g.strides, dilations: g.dilations, pads: [...zeros, ...zeros], group: g.group }, { dtype: dy!.dtype });
         dx = cutTo(t, fullOut, x, g.padsBegin);
