@@ -5,7 +5,11 @@
 // onnxruntime under contention.
 //
 //   bun bench/train_step.ts [--models tiny_fcos:64,r18_fcos:256,ssdlite:320] [--batch 2] [--threads 2]
-//                           [--steps 7] [--rounds 2]
+//                           [--steps 7] [--rounds 2] [--runtime node|bun|deno]
+//
+// The onnxruntime side (train_step_side.mjs) runs on Node by default, the runtime of the `ranksort`
+// command. (Bun returns each step's outputs in freshly mapped memory, which this VM faults in at
+// ~11 µs per page: +0.2–0.3 s per R18 step; Node's allocator reuses it.)
 //
 // Each round times both sides again (PyTorch, then onnxruntime); a row reports the best round's
 // median of each, so a noisy moment on this machine penalises neither side alone.
@@ -17,28 +21,24 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { printTable } from "../src/cli/commands/demo.ts";
-import { readModel } from "../src/onnx/model_io.ts";
-import { Trainer } from "../src/train/trainer.ts";
-import type { Value } from "../src/onnx/builder.ts";
 
-const ortSideRun = process.argv[2] === "--ort-side";
 const { values } = parseArgs({
-  args: ortSideRun ? [] : process.argv.slice(2),
+  args: process.argv.slice(2),
   options: {
     models: { type: "string", default: "tiny_fcos:64,r18_fcos:256,ssdlite:320" },
     batch: { type: "string", default: "2" },
     threads: { type: "string", default: "2" },
     steps: { type: "string", default: "7" },
     rounds: { type: "string", default: "2" },
+    runtime: { type: "string", default: "node" },
   },
 });
 const python = process.env.RANKSORT_PYTHON ?? (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
 const here = dirname(fileURLToPath(import.meta.url));
-const batch = Number(ortSideRun ? process.argv[6] : values.batch);
-const steps = Number(ortSideRun ? process.argv[8] : values.steps);
-const threads = Number(ortSideRun ? process.argv[7] : values.threads);
+const batch = Number(values.batch);
+const steps = Number(values.steps);
+const threads = Number(values.threads);
 const rounds = Number(values.rounds);
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 
 interface TorchResult {
   step_ms: number;
@@ -54,42 +54,12 @@ function torchSide(name: string, size: number, extra: string[]): TorchResult {
   return (extra[0] === "--onnx" ? {} : JSON.parse(py.stdout.trim().split("\n").at(-1)!)) as TorchResult;
 }
 
-/** One onnxruntime measurement in a fresh process (its own peak memory), as JSON on stdout. */
-async function ortSide(onnx: string, size: number, trained: string[]): Promise<void> {
-  const t0 = performance.now();
-  const model = readModel(onnx);
-  const outNames = model.graph!.output.map((o) => o.name);
-  const trainable = new Set(trained);
-  const trainer = await Trainer.create(
-    {
-      model,
-      optimizer: { kind: "sgd" },
-      frozen: (n) => !trainable.has(n),
-      // Same loss as the torch side: Σ over outputs of mean(out²).
-      loss: (t, outs) => outNames.map((n) => t.e.op1("ReduceMean", [t.mul(outs[n]!, outs[n]!)], { keepdims: 0 }, { dtype: "float32" }) as Value).reduce((a, b) => t.add(a, b)),
-    },
-    { threads },
-  );
-  const x = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37));
-  const feeds = { images: { type: "float32" as const, data: x, dims: [batch, 3, size, size] } };
-  await trainer.trainStep(feeds, 1e-4);
-  const firstStep = performance.now() - t0;
-  await trainer.trainStep(feeds, 1e-4);
-  const times: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const s = performance.now();
-    await trainer.trainStep(feeds, 1e-4);
-    times.push(performance.now() - s);
-  }
-  // maxRSS: the process's true peak (KiB), like PyTorch's ru_maxrss.
-  console.log(JSON.stringify({ step_ms: median(times), min_ms: Math.min(...times), first_step_ms: firstStep, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
+// Node runs the compiled package, as the `ranksort` command does: build it first.
+const runtime = values.runtime === "bun" ? process.execPath : values.runtime!;
+if (values.runtime === "node") {
+  const build = spawnSync(process.execPath, [join(here, "..", "node_modules", "typescript", "bin", "tsc"), "-p", join(here, "..", "tsconfig.build.json")], { encoding: "utf8" });
+  if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
 }
-
-if (ortSideRun) {
-  await ortSide(process.argv[3]!, Number(process.argv[4]), JSON.parse(process.argv[5]!) as string[]);
-  process.exit(0);
-}
-
 const dir = mkdtempSync(join(tmpdir(), "ranksort-train-bench-"));
 const rows = [["model", "image", "batch", "threads", "onnxruntime ms", "torch ms", "ort/torch", "ort peak MB", "torch peak MB", "first step s (ort / torch)"]];
 try {
@@ -100,7 +70,8 @@ try {
     let best: { ort: TorchResult; torch: TorchResult } | undefined;
     for (let r = 0; r < rounds; r++) {
       const torch = torchSide(name, size, ["--steps", String(steps)]);
-      const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--ort-side", onnx, String(size), JSON.stringify(torch.parameters), String(batch), String(threads), String(steps)], { encoding: "utf8", maxBuffer: 1 << 24 });
+      const args = [join(here, "train_step_side.mjs"), onnx, String(size), String(batch), String(threads), String(steps), JSON.stringify(torch.parameters)];
+      const run = spawnSync(runtime, args, { encoding: "utf8", maxBuffer: 1 << 24 });
       if (run.status !== 0) throw new Error(`onnxruntime side failed: ${run.stderr.slice(-2000)}`);
       const ort = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as TorchResult;
       console.log(`${name} round ${r + 1}: onnxruntime ${ort.step_ms.toFixed(0)} ms (min ${ort.min_ms.toFixed(0)}), torch ${torch.step_ms.toFixed(0)} ms (min ${torch.min_ms.toFixed(0)})`);
@@ -115,6 +86,6 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(`\nstep = forward + backward + SGD update of the parameters PyTorch trains, median of ${steps} steps after 2 warm-up steps, best of ${rounds} rounds;`);
+console.log(`\nonnxruntime side on ${values.runtime}; step = forward + backward + SGD update of the parameters PyTorch trains, median of ${steps} steps after 2 warm-up steps, best of ${rounds} rounds;`);
 console.log("peak = the process's maximum resident memory; first step = model load, graph build, session creation and the first step.");
 printTable(rows);

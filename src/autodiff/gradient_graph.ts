@@ -3,6 +3,7 @@
 // Gradients of a value used several times are summed with a chain of Adds (no variadic Sum: the
 // WebGPU EP runs Sum on the CPU). Integer and bool values never carry gradients.
 
+import { staticRanks } from "./static_rank.ts";
 import { NameAllocator, NodeEmitter, type DTypeName, dtypeName, tensorProto, type Value, valueInfo } from "../onnx/builder.ts";
 import { clone, create, type ModelProto, ModelProtoSchema, NodeProtoSchema, type NodeProto, OperatorSetIdProtoSchema, type ValueInfoProto } from "../onnx/proto.ts";
 import { TensorOps } from "../onnx/tensor_ops.ts";
@@ -151,6 +152,7 @@ export function buildGradientModel(source: ModelProto, opts: GradientOptions = {
     const shape = typeOf(v).shape;
     if (shape && shape.every((d) => typeof d === "number")) staticDims.set(v.name, shape as number[]);
   }
+  const rankOf = staticRanks(g);
   const rules = gradRules();
   for (let i = g.node.length - 1; i >= 0; i--) {
     const node = g.node[i]!;
@@ -175,6 +177,7 @@ export function buildGradientModel(source: ModelProto, opts: GradientOptions = {
       output: (k) => ({ name: node.output[k]!, dtype: dtypes.get(node.output[k]!) }),
       needs: (k) => !!node.input[k] && onPath(node.input[k]!),
       staticDims: (k) => staticDims.get(node.input[k] ?? ""),
+      rank: (k) => rankOf(node.input[k] ?? ""),
       attr: (n) => node.attribute.find((a) => a.name === n),
       int: (n, f) => {
         const a = node.attribute.find((x) => x.name === n);

@@ -16,6 +16,8 @@ export interface GradContext {
   needs(i: number): boolean;
   /** Input i's dims when known before running (initializers, inputs with fixed shapes). */
   staticDims(i: number): number[] | undefined;
+  /** Input i's rank when known before running (see static_rank.ts). */
+  rank(i: number): number | undefined;
   attr(name: string): AttributeProto | undefined;
   int(name: string, fallback: number): number;
   ints(name: string, fallback: number[]): number[];

@@ -37,6 +37,11 @@ export interface RuntimeOptions {
    * onnxruntime, it pins one thread per physical core and a train step ran 25–30 % slower on 2 cores.
    */
   threads?: number;
+  /**
+   * onnxruntime's memory pattern (one planned block per run, default on). A train step turns it off:
+   * measured on R18-FPN FCOS, 290 MB less peak memory at the same speed (the arena still reuses).
+   */
+  memoryPattern?: boolean;
 }
 
 /** The host's logical cores (navigator.hardwareConcurrency in Bun, Deno, Node ≥ 21 and browsers). */
@@ -67,7 +72,7 @@ function cudaProviderInstalled(): boolean {
 }
 
 /** The onnxruntime package and session options for an execution provider, with a clear error when unavailable. */
-async function loadOrt(ep: ExecutionProvider, preferWeb = false, threads?: number): Promise<{ ort: OrtModule; options: object; gpuBuffers?: boolean }> {
+async function loadOrt(ep: ExecutionProvider, preferWeb = false, threads?: number, memoryPattern = true): Promise<{ ort: OrtModule; options: object; gpuBuffers?: boolean }> {
   if (ep === "cpu" || ep === "cuda") {
     const ort = (await import("onnxruntime-node").catch(missingPeer("onnxruntime-node", `execution provider ${ep}`))) as unknown as OrtModule & { listSupportedBackends?: () => { name: string; bundled: boolean }[] };
     if (ep === "cuda" && !cudaProviderInstalled()) {
@@ -76,7 +81,7 @@ async function loadOrt(ep: ExecutionProvider, preferWeb = false, threads?: numbe
           "(with internet access: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node)",
       );
     }
-    return { ort, options: { executionProviders: [ep], intraOpNumThreads: threads ?? hostCores() } };
+    return { ort, options: { executionProviders: [ep], intraOpNumThreads: threads ?? hostCores(), ...(memoryPattern ? {} : { enableMemPattern: false }) } };
   }
   // onnxruntime-web logs its warnings (node placement, buffer reuse) through console.error, which a
   // page shows as errors: its sessions log errors only.
@@ -135,7 +140,7 @@ export class RankSortSession {
     // A kernel backend may need to set up the host before onnxruntime loads.
     const backend = mode === "kernels" ? await getKernelBackend(options.kernelBackend ?? "cpu") : undefined;
     await backend?.prepareHost?.();
-    const { ort, options: baseOptions, gpuBuffers } = await loadOrt(ep, backend?.location === "gpu-buffer" && ep === "webgpu", options.threads);
+    const { ort, options: baseOptions, gpuBuffers } = await loadOrt(ep, backend?.location === "gpu-buffer" && ep === "webgpu", options.threads, options.memoryPattern);
     const ortOptions =
       gpuBuffers && options.deviceOutputs?.length && mode === "inline"
         ? { ...baseOptions, preferredOutputLocation: Object.fromEntries(options.deviceOutputs.map((n) => [n, "gpu-buffer"])) }

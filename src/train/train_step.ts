@@ -61,8 +61,8 @@ export interface TrainStepGraph {
   report: Record<string, string>;
   /**
    * Output name of a scalar that is 0 when every updated parameter, optimizer state and buffer is
-   * finite, and NaN otherwise (Σ ReduceSum(x·0): x·0 is 0 for finite x, NaN for ±∞ and NaN — no
-   * overflow can fake a divergence). Read with the loss, it tells whether the step may be kept.
+   * finite, and NaN otherwise ((Σ ReduceSum(x))·0; the sums overflow only for values averaging
+   * ≥ 1e31, which counts as diverged). Read with the loss, it tells whether the step may be kept.
    */
   nonFinite: string;
   initial: Record<string, TensorProto>;
@@ -231,12 +231,16 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   }
   // Gradient outputs are not needed by the caller: keep the loss and the updated values.
   for (const [buffer, output] of Object.entries(buffers)) next[buffer] = output;
-  // The divergence guard: one finiteness reduction over everything the step would keep.
+  // The divergence guard: one read of everything the step would keep, summed per tensor, the sums
+  // times 0 (NaN as soon as any value is ±∞ or NaN). Multiplying every value by 0 before summing
+  // would also rule out a finite sum overflowing, at two more passes over all parameters — and such
+  // a sum needs parameters averaging ≥ 1e31 over any real model: diverged in any practical sense.
   let nonFiniteSum: Value | undefined;
   for (const v of Object.values(next)) {
-    const s = t.reduceSum(t.mul({ name: v, dtype: "float32" }, c(0)));
+    const s = t.reduceSum({ name: v, dtype: "float32" });
     nonFiniteSum = nonFiniteSum ? t.add(nonFiniteSum, s) : s;
   }
+  nonFiniteSum = t.mul(nonFiniteSum!, c(0));
   const nonFinite = names2.fresh("non_finite");
   e.nodes.push(identityNode(e, nonFiniteSum!.name, nonFinite));
   mg.output.push(valueInfo(nonFinite, "float32", []));

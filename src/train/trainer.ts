@@ -56,6 +56,7 @@ export class Trainer {
     const session = await RankSortSession.create(encodeModel(graph.model), {
       executionProvider: options.executionProvider ?? "cpu",
       ...(options.threads ? { threads: options.threads } : {}),
+      memoryPattern: false,
       deviceOutputs: Object.values(graph.next),
       ...(options.lossKernels && options.lossKernels !== "body" ? { mode: "kernels" as const, kernelBackend: options.lossKernels } : {}),
     });

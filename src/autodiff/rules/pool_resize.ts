@@ -1,8 +1,8 @@
 // Gradients of pooling and Resize, without MaxUnpool or Col2Im (both CPU-only on the WebGPU EP):
-// MaxPool and nearest Resize scatter-add the output gradient through the source index of each
-// output element; AveragePool spreads it back with a ConvTranspose of a constant kernel; linear
-// Resize applies the transpose of its per-axis interpolation matrices, themselves obtained by
-// resizing an identity.
+// MaxPool scatter-adds the output gradient through the source index of each output element;
+// AveragePool spreads it back with a ConvTranspose of a constant kernel; 4-D Resize (linear, cubic,
+// nearest) applies the transpose of its per-axis interpolation matrices, themselves obtained by
+// resizing an identity; nearest Resize of unknown rank scatter-adds like MaxPool.
 
 import { type DTypeName, tensorProto, type Value } from "../../onnx/builder.ts";
 import type { TensorOps } from "../../onnx/tensor_ops.ts";
@@ -69,6 +69,11 @@ export const poolResizeRules: Record<string, GradRule> = {
     const mode = ctx.string("mode", "nearest");
     const x = ctx.input(0);
     const others = ctx.node.input.slice(1);
+    if (mode === "nearest" && ctx.rank(0) === 4 && ctx.int("antialias", 0) === 0) {
+      // Separable like linear: the transposed one-hot matrices of each axis, two small products —
+      // a scatter-add through every output element costs onnxruntime ~30 ns per element.
+      return [separableResizeGrad(ctx, dy!)];
+    }
     if (mode === "nearest") {
       // Resize an index map with the same settings: each output element learns its source.
       const idx = t.reshape(t.cast(t.range(size(t, x)), "float32"), t.shape(x));
@@ -82,7 +87,7 @@ export const poolResizeRules: Record<string, GradRule> = {
 };
 
 /**
- * Linear and cubic Resize of [N, C, H, W] are separable: Y = A_H · X · A_Wᵀ per (n, c). Resizing
+ * Linear, cubic and nearest Resize of [N, C, H, W] are separable: Y = A_H · X · A_Wᵀ per (n, c). Resizing
  * an identity with the node's own settings along one axis yields that axis's matrix, so
  * dX = A_Hᵀ · dY · A_W comes out exactly, whatever the coordinate transformation.
  */

@@ -1,0 +1,42 @@
+// The onnxruntime side of `npm run bench:train`, in its own process (its own peak memory), on the
+// runtime that runs it: Node (the `ranksort` command's runtime) imports the compiled package
+// (dist/, built by the bench), Bun and Deno the TypeScript sources. Prints one JSON line.
+//
+//   node bench/train_step_side.mjs MODEL.onnx SIZE BATCH THREADS STEPS '["trained", "parameter", "names"]'
+
+import process from "node:process";
+
+const [onnx, size, batch, threads, steps] = [process.argv[2], ...process.argv.slice(3, 7).map(Number)];
+const trained = new Set(JSON.parse(process.argv[7]));
+const fromSource = Boolean(globalThis.Bun || globalThis.Deno);
+const lib = (path) => import(new URL(fromSource ? `../src/${path}.ts` : `../dist/src/${path}.js`, import.meta.url).href);
+const { readModel } = await lib("onnx/model_io");
+const { Trainer } = await lib("train/trainer");
+const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+const t0 = performance.now();
+const model = readModel(onnx);
+const outNames = model.graph.output.map((o) => o.name);
+const trainer = await Trainer.create(
+  {
+    model,
+    optimizer: { kind: "sgd" },
+    frozen: (name) => !trained.has(name),
+    // Same loss as the torch side: Σ over outputs of mean(out²).
+    loss: (t, outs) => outNames.map((n) => t.e.op1("ReduceMean", [t.mul(outs[n], outs[n])], { keepdims: 0 }, { dtype: "float32" })).reduce((a, b) => t.add(a, b)),
+  },
+  { threads },
+);
+const x = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37));
+const feeds = { images: { type: "float32", data: x, dims: [batch, 3, size, size] } };
+await trainer.trainStep(feeds, 1e-4);
+const firstStep = performance.now() - t0;
+await trainer.trainStep(feeds, 1e-4);
+const times = [];
+for (let i = 0; i < steps; i++) {
+  const s = performance.now();
+  await trainer.trainStep(feeds, 1e-4);
+  times.push(performance.now() - s);
+}
+// maxRSS: the process's true peak (KiB), like PyTorch's ru_maxrss.
+console.log(JSON.stringify({ step_ms: median(times), min_ms: Math.min(...times), first_step_ms: firstStep, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
