@@ -1,5 +1,6 @@
-// Ranks of graph values known before running, where dims are not: propagated from initializers and
-// fixed-shape inputs through the ops that keep (or broadcast) their inputs' rank. A rule that needs
+// Ranks of graph values known before running, where dims are not: propagated from initializers,
+// Constant nodes and fixed-rank inputs through the ops that keep (or broadcast) their inputs' rank,
+// and through Reshape/Unsqueeze with constant shapes/axes. A rule that needs
 // only the rank (Resize's gradient over the last two axes) learns it here.
 
 import type { GraphProto } from "../onnx/proto.ts";
@@ -23,6 +24,15 @@ export function staticRanks(g: GraphProto): (name: string) => number | undefined
     if (dims) known.set(v.name, dims.length);
   }
   const producer = new Map(g.node.flatMap((n) => n.output.filter(Boolean).map((o) => [o, n] as const)));
+  // Lengths of 1-D constants (Reshape's shape, Unsqueeze's axes): initializers and Constant nodes.
+  const constLength = new Map<string, number>();
+  for (const t of g.initializer) if (t.dims.length === 1) constLength.set(t.name, Number(t.dims[0]));
+  for (const n of g.node) {
+    if (n.opType !== "Constant") continue;
+    const v = n.attribute.find((a) => a.name === "value")?.t;
+    if (v) known.set(n.output[0]!, v.dims.length);
+    if (v?.dims.length === 1) constLength.set(n.output[0]!, Number(v.dims[0]));
+  }
   const visiting = new Set<string>();
   const rank = (name: string): number | undefined => {
     if (known.has(name)) return known.get(name);
@@ -31,7 +41,11 @@ export function staticRanks(g: GraphProto): (name: string) => number | undefined
     visiting.add(name);
     let r: number | undefined;
     if (node.output[0] === name && SAME_AS_FIRST.has(node.opType)) r = rank(node.input[0] ?? "");
-    else if (node.output[0] === name && BROADCAST.has(node.opType)) {
+    else if (node.opType === "Reshape") r = constLength.get(node.input[1] ?? "");
+    else if (node.opType === "Unsqueeze") {
+      const [base, axes] = [rank(node.input[0] ?? ""), constLength.get(node.input[1] ?? "")];
+      r = base !== undefined && axes !== undefined ? base + axes : undefined;
+    } else if (node.output[0] === name && BROADCAST.has(node.opType)) {
       const ranks = node.input.filter(Boolean).map(rank);
       r = ranks.every((x) => x !== undefined) ? Math.max(...(ranks as number[])) : undefined;
     }
