@@ -57,8 +57,10 @@ export const elementwiseRules: Record<string, GradRule> = {
   Log: (ctx, [g]) => [ctx.t.div(g!, ctx.input(0))],
   Sqrt: (ctx, [g]) => [ctx.t.div(ctx.t.mul(g!, c(ctx, 0.5, g!)), ctx.output(0))],
   Relu: (ctx, [g]) => {
-    const x = ctx.input(0);
-    return [ctx.t.where(ctx.t.greater(x, c(ctx, 0, x)), g!, c(ctx, 0, g!))];
+    // y > 0 exactly where x > 0: reading the output, which the next layer keeps for its own
+    // gradient anyway, lets the pre-activation be freed after the forward.
+    const y = ctx.output(0);
+    return [ctx.t.where(ctx.t.greater(y, c(ctx, 0, y)), g!, c(ctx, 0, g!))];
   },
   LeakyRelu: (ctx, [g]) => {
     const x = ctx.input(0);
