@@ -7,13 +7,16 @@ import { clone, type ModelProto, ModelProtoSchema, type TensorProto } from "../o
 import type { HostTensor, OrtTensor } from "../runtime/host_tensor.ts";
 import { download } from "../runtime/loss_kernel_backend.ts";
 import { type ExecutionProvider, RankSortSession } from "../runtime/session.ts";
-import { encodeModel } from "../onnx/model_codec.ts";
 import { type Checkpoint, CheckpointError, readCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import { buildTrainStep, LEARNING_RATE, STEP, type TrainStepGraph, type TrainStepSpec } from "./train_step.ts";
 
+/** A float32 view of an initializer's raw data (a copy only where it is not 4-byte aligned). */
 function tensorOf(t: TensorProto): HostTensor {
-  const bytes = new Uint8Array(t.rawData); // a copy with its own aligned buffer
-  return { type: "float32", data: new Float32Array(bytes.buffer, 0, bytes.byteLength / 4), dims: t.dims.map(Number) };
+  // The trainer never writes into its values (each step's outputs replace them), so viewing the
+  // model's own bytes saves a copy of every parameter: the whole model's size of peak memory.
+  const raw = t.rawData;
+  const bytes = raw.byteOffset % 4 === 0 ? raw : new Uint8Array(raw);
+  return { type: "float32", data: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), dims: t.dims.map(Number) };
 }
 
 /** A train step produced non-finite values; it was discarded and the trainer is as before it. */
@@ -53,7 +56,7 @@ export class Trainer {
     const graph = buildTrainStep(spec);
     // Updated parameters and state stay where the session leaves them (GPU buffers on onnxruntime-web's
     // WebGPU EP) and go straight back in as the next step's inputs; only the loss is read each step.
-    const session = await RankSortSession.create(encodeModel(graph.model), {
+    const session = await RankSortSession.create(graph.model, {
       executionProvider: options.executionProvider ?? "cpu",
       ...(options.threads ? { threads: options.threads } : {}),
       memoryPattern: false,
