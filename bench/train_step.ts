@@ -55,7 +55,9 @@ function torchSide(name: string, size: number, extra: string[]): TorchResult {
 }
 
 // Node runs the compiled package, as the `ranksort` command does: build it first.
-const runtime = values.runtime === "bun" ? process.execPath : values.runtime!;
+if (!["node", "bun", "deno"].includes(values.runtime!)) throw new Error(`--runtime: expected node, bun or deno, got "${values.runtime}"`);
+const runtime = values.runtime === "bun" ? process.execPath : values.runtime === "deno" ? join(here, "..", "node_modules", ".bin", "deno") : "node";
+const runtimeArgs = values.runtime === "deno" ? ["run", "-A"] : [];
 if (values.runtime === "node") {
   const build = spawnSync(process.execPath, [join(here, "..", "node_modules", "typescript", "bin", "tsc"), "-p", join(here, "..", "tsconfig.build.json")], { encoding: "utf8" });
   if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
@@ -71,7 +73,7 @@ try {
     for (let r = 0; r < rounds; r++) {
       const torch = torchSide(name, size, ["--steps", String(steps)]);
       const args = [join(here, "train_step_side.mjs"), onnx, String(size), String(batch), String(threads), String(steps), JSON.stringify(torch.parameters)];
-      const run = spawnSync(runtime, args, { encoding: "utf8", maxBuffer: 1 << 24 });
+      const run = spawnSync(runtime, [...runtimeArgs, ...args], { encoding: "utf8", maxBuffer: 1 << 24 });
       if (run.status !== 0) throw new Error(`onnxruntime side failed: ${run.stderr.slice(-2000)}`);
       const ort = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as TorchResult;
       console.log(`${name} round ${r + 1}: onnxruntime ${ort.step_ms.toFixed(0)} ms (min ${ort.min_ms.toFixed(0)}), torch ${torch.step_ms.toFixed(0)} ms (min ${torch.min_ms.toFixed(0)})`);
