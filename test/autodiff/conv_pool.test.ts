@@ -14,6 +14,8 @@ const cases: Case[] = [
   ["Conv group 2", conv({ kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 2 }), [x([2, 4, 5, 5]), x([6, 2, 3, 3], "w"), x([6], "b")]],
   ["Conv depthwise stride 2", conv({ kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2], group: 3 }), [x([1, 3, 6, 6]), x([3, 1, 3, 3], "w"), x([3], "b")]],
   ["Conv group 2, weight dims unknown before running (regrouped-Conv path)", conv({ kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], group: 2 }), [x([2, 4, 5, 5]), { name: "w", shape: [6, 2, 3, 3], symbolic: true }, x([6], "b")]],
+  ["Conv 3×3 stride 1, dims unknown before running (shifts sized at run time)", conv({ kernel_shape: [3, 3], pads: [1, 0, 1, 2] }), [{ name: "x", shape: [2, 3, 5, 6], symbolic: true }, x([4, 3, 3, 3], "w"), x([4], "b")]],
+  ["Conv 3×3 pad 2 (output larger than input)", conv({ kernel_shape: [3, 3], pads: [2, 2, 2, 2] }, false), [x([1, 2, 4, 3]), x([3, 2, 3, 3], "w")]],
   ["Conv 1×1 (no unfolding)", conv({ kernel_shape: [1, 1] }), [x([2, 3, 4, 5]), x([4, 3, 1, 1], "w"), x([4], "b")]],
   ["Conv 1×1 stride 2 (ResNet downsample)", conv({ kernel_shape: [1, 1], strides: [2, 2] }, false), [x([2, 3, 5, 6]), x([4, 3, 1, 1], "w")]],
   ["Conv 3-D", conv({ kernel_shape: [2, 3, 2], pads: [1, 1, 0, 0, 1, 1] }), [x([1, 2, 3, 4, 3]), x([2, 2, 2, 3, 2], "w"), x([2], "b")]],
