@@ -7,20 +7,23 @@ export interface RangeSums {
   sum(c: number, lo: number, hi: number): number;
 }
 
+/** prefix[r] = Σ_{r' < r} values[r'] (length P + 1). */
+export function prefixSums(values: Float64Array): Float64Array {
+  const out = new Float64Array(values.length + 1);
+  let acc = 0;
+  for (let r = 0; r < values.length; r++) {
+    acc += values[r]!;
+    out[r + 1] = acc;
+  }
+  return out;
+}
+
 /** Prefix sums of `channels[c][r]` (values indexed by rank). */
 export class PrefixSums implements RangeSums {
   private readonly prefix: Float64Array[];
 
   constructor(channels: Float64Array[]) {
-    this.prefix = channels.map((values) => {
-      const out = new Float64Array(values.length + 1);
-      let acc = 0;
-      for (let r = 0; r < values.length; r++) {
-        acc += values[r]!;
-        out[r + 1] = acc;
-      }
-      return out;
-    });
+    this.prefix = channels.map(prefixSums);
   }
 
   sum(c: number, lo: number, hi: number): number {

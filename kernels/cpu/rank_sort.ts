@@ -3,7 +3,7 @@
 // Semantics follow the official RankSort autograd function; DERIVATION.md gives the algebra.
 
 import { asFloat32, checkDelta, checkEps, checkNegativeLogits, classify, relevantThreshold } from "./inputs.ts";
-import { FenwickSums } from "./range_sums.ts";
+import { FenwickSums, prefixSums } from "./range_sums.ts";
 import { falsePositiveCounts, NegativeSegments, scatterToNegatives } from "./negative_segments.ts";
 import { sortedOrder } from "./sort_order.ts";
 import { sortPositives, stepShape, type SortedPositives, type StepShape } from "./step_window.ts";
@@ -59,17 +59,6 @@ function positiveWindows(sp: SortedPositives, shape: StepShape): { lo: Int32Arra
     hi[r] = b;
   }
   return { lo, hi };
-}
-
-/** prefix[r] = Σ_{r' < r} values[r'] (length P + 1). */
-function prefixSums(values: Float64Array): Float64Array {
-  const out = new Float64Array(values.length + 1);
-  let acc = 0;
-  for (let r = 0; r < values.length; r++) {
-    acc += values[r]!;
-    out[r + 1] = acc;
-  }
-  return out;
 }
 
 /**
