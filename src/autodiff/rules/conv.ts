@@ -99,12 +99,16 @@ function weightGradByShifts(t: TensorOps, x: Value, dy: Value, wDims: number[], 
   const dtype = x.dtype ?? "float32";
   const perm = [1, 0, ...Array.from({ length: n }, (_, i) => i + 2)];
   const channelsFirst = t.e.op1("Transpose", [x], { perm }, { dtype }); // [C, N, *S]
+  const outGrad = t.e.op1("Transpose", [dy], { perm }, { dtype }); // [O, N, *S_out]
+  if (K === 1 && [...g.padsBegin, ...g.padsEnd].every((p) => p === 0)) {
+    // A 1×1 kernel without padding: one shift of 0, so X and dY line up as they are.
+    return t.reshape(t.e.op1("Gemm", [t.reshape(outGrad, t.e.ints([O, -1])), t.reshape(channelsFirst, t.e.ints([C, -1]))], { transB: 1 }, { dtype }), t.e.ints(wDims));
+  }
   const padded = [...g.padsBegin, ...g.padsEnd].some((p) => p !== 0)
     ? t.e.op1("Pad", [channelsFirst, t.e.ints([0, 0, ...g.padsBegin, 0, 0, ...g.padsEnd])], {}, { dtype })
     : channelsFirst;
   const spatial = (v: Value) => t.slice(t.shape(v), t.e.ints([2]), t.e.ints([2 + n]));
   const paddedSize = spatial(padded);
-  const outGrad = t.e.op1("Transpose", [dy], { perm }, { dtype }); // [O, N, *S_out]
   const tail = t.sub(paddedSize, spatial(outGrad));
   const outPadded = t.e.op1("Pad", [outGrad, t.concat([t.e.ints(Array(n + 2).fill(0)), t.e.ints([0, 0]), tail])], {}, { dtype });
   // Row-major strides of the padded spatial dims, and each offset's shift along the flat row.
@@ -128,7 +132,7 @@ function weightGradByShifts(t: TensorOps, x: Value, dy: Value, wDims: number[], 
     const s = shift(offset);
     parts.push(t.e.op1("Slice", [rows, s, t.add(s, M), t.e.ints([2])], {}, { dtype }));
   }
-  const patches = t.reshape(K === 1 ? parts[0]! : t.concat(parts, 1), t.e.ints([C * K, -1])); // rows (c, j)
+  const patches = t.reshape(t.concat(parts, 1), t.e.ints([C * K, -1])); // rows (c, j)
   const dyRows = t.e.op1("Slice", [t.reshape(outPadded, t.e.ints([O, -1])), t.e.ints([0]), M, t.e.ints([1])], {}, { dtype });
   return t.reshape(t.e.op1("Gemm", [dyRows, patches], { transB: 1 }, { dtype }), t.e.ints(wDims));
 }
