@@ -106,9 +106,10 @@ describe("RankSortSession", () => {
     });
   }
 
-  test("clear errors: unknown EP, missing/unknown input, wrong dtype into our node", async () => {
+  test("clear errors: unknown EP, bad thread count, missing/unknown input, wrong dtype into our node", async () => {
     await expect(RankSortSession.create(model, { executionProvider: "tpu" as never })).rejects.toThrow(/unknown execution provider "tpu"/);
     await expect(RankSortSession.create(model, { executionProvider: "cuda" })).rejects.toThrow(/execution provider cuda is not available in this onnxruntime-node build/);
+    for (const threads of [0, -1, 1.5, Number.NaN]) await expect(RankSortSession.create(model, { threads })).rejects.toThrow(/threads: expected a whole number ≥ 1, got/);
     const s = await RankSortSession.create(model, { mode: "kernels" });
     await expect(s.run({ features: feeds.features! })).rejects.toThrow(/missing input "targets"/);
     await expect(s.run({ ...feeds, extra: feeds.targets! })).rejects.toThrow(/unknown input "extra"/);

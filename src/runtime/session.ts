@@ -137,6 +137,9 @@ export class RankSortSession {
     const model = typeof source === "string" ? (await import("../onnx/model_io.ts")).readModel(source) : source instanceof Uint8Array ? decodeModel(source) : source;
     const ep = options.executionProvider ?? "cpu";
     const mode = options.mode ?? "inline";
+    if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) {
+      throw new RuntimeError(`threads: expected a whole number ≥ 1, got ${options.threads}`);
+    }
     // A kernel backend may need to set up the host before onnxruntime loads.
     const backend = mode === "kernels" ? await getKernelBackend(options.kernelBackend ?? "cpu") : undefined;
     await backend?.prepareHost?.();

@@ -58,7 +58,7 @@ export class Trainer {
     // WebGPU EP) and go straight back in as the next step's inputs; only the loss is read each step.
     const session = await RankSortSession.create(graph.model, {
       executionProvider: options.executionProvider ?? "cpu",
-      ...(options.threads ? { threads: options.threads } : {}),
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
       memoryPattern: false,
       deviceOutputs: Object.values(graph.next),
       ...(options.lossKernels && options.lossKernels !== "body" ? { mode: "kernels" as const, kernelBackend: options.lossKernels } : {}),
