@@ -3,7 +3,7 @@
 // Gradients of a value used several times are summed with a chain of Adds (no variadic Sum: the
 // WebGPU EP runs Sum on the CPU). Integer and bool values never carry gradients.
 
-import { staticRanks } from "./static_rank.ts";
+import { staticShapes } from "./static_shape.ts";
 import { NameAllocator, NodeEmitter, type DTypeName, dtypeName, tensorProto, type Value, valueInfo } from "../onnx/builder.ts";
 import { clone, create, type ModelProto, ModelProtoSchema, NodeProtoSchema, type NodeProto, OperatorSetIdProtoSchema, type ValueInfoProto } from "../onnx/proto.ts";
 import { TensorOps } from "../onnx/tensor_ops.ts";
@@ -145,14 +145,8 @@ export function buildGradientModel(source: ModelProto, opts: GradientOptions = {
     return acc;
   };
 
-  // Dims known before running: initializers, and inputs whose shapes are all numbers.
-  const staticDims = new Map<string, number[]>();
-  for (const t of g.initializer) staticDims.set(t.name, t.dims.map(Number));
-  for (const v of g.input) {
-    const shape = typeOf(v).shape;
-    if (shape && shape.every((d) => typeof d === "number")) staticDims.set(v.name, shape as number[]);
-  }
-  const rankOf = staticRanks(g);
+  // Shapes known before running (initializers, fixed input dims, and what follows from them).
+  const shapes = staticShapes(g);
   const rules = gradRules();
   for (let i = g.node.length - 1; i >= 0; i--) {
     const node = g.node[i]!;
@@ -176,8 +170,10 @@ export function buildGradientModel(source: ModelProto, opts: GradientOptions = {
       input: (k) => ({ name: node.input[k]!, dtype: dtypes.get(node.input[k]!) }),
       output: (k) => ({ name: node.output[k]!, dtype: dtypes.get(node.output[k]!) }),
       needs: (k) => !!node.input[k] && onPath(node.input[k]!),
-      staticDims: (k) => staticDims.get(node.input[k] ?? ""),
-      rank: (k) => rankOf(node.input[k] ?? ""),
+      staticDims: (k) => shapes.fullDims(node.input[k] ?? ""),
+      inputDims: (k) => shapes.dims(node.input[k] ?? ""),
+      outputDims: (k) => shapes.dims(node.output[k] ?? ""),
+      rank: (k) => shapes.dims(node.input[k] ?? "")?.length,
       attr: (n) => node.attribute.find((a) => a.name === n),
       int: (n, f) => {
         const a = node.attribute.find((x) => x.name === n);

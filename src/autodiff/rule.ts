@@ -4,6 +4,7 @@
 import type { NodeEmitter, Value } from "../onnx/builder.ts";
 import type { AttributeProto, NodeProto } from "../onnx/proto.ts";
 import type { TensorOps } from "../onnx/tensor_ops.ts";
+import type { Dims } from "./static_shape.ts";
 
 export interface GradContext {
   readonly node: NodeProto;
@@ -14,9 +15,12 @@ export interface GradContext {
   output(i: number): Value;
   /** Whether input i needs a gradient (it lies on a path from a parameter to a seeded output). */
   needs(i: number): boolean;
-  /** Input i's dims when known before running (initializers, inputs with fixed shapes). */
+  /** Input i's dims when all are known before running (see static_shape.ts). */
   staticDims(i: number): number[] | undefined;
-  /** Input i's rank when known before running (see static_rank.ts). */
+  /** Input / output i's dims where its rank is known before running (undefined entries: dims not known). */
+  inputDims(i: number): Dims | undefined;
+  outputDims(i: number): Dims | undefined;
+  /** Input i's rank when known before running. */
   rank(i: number): number | undefined;
   attr(name: string): AttributeProto | undefined;
   int(name: string, fallback: number): number;

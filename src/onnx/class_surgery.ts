@@ -9,6 +9,7 @@
 
 import { tensorProto } from "./builder.ts";
 import { pruneToOutputs } from "./cut.ts";
+import { intValues } from "./tensor_values.ts";
 import { clone, type GraphProto, type ModelProto, ModelProtoSchema, type NodeProto, type TensorProto } from "./proto.ts";
 
 export class ClassSurgeryError extends Error {
@@ -38,16 +39,6 @@ interface Tracked {
   block: number;
   /** Anchor groups interleaved on this axis (class block repeated); 1 once split off. */
   groups: number;
-}
-
-export function intValues(t: TensorProto): number[] {
-  if (t.rawData.length) {
-    const bytes = new Uint8Array(t.rawData);
-    if (t.dataType === 7) return Array.from(new BigInt64Array(bytes.buffer, 0, bytes.length / 8), Number);
-    if (t.dataType === 6) return Array.from(new Int32Array(bytes.buffer, 0, bytes.length / 4));
-  }
-  if (t.int64Data.length) return t.int64Data.map(Number);
-  return [...t.int32Data];
 }
 
 function floatValues(t: TensorProto): Float32Array {

@@ -184,11 +184,18 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   }
   const state: Record<string, string[]> = {};
   const next: Record<string, string> = {};
-  const newOutput = (of: string, v: Value) => {
+  // The node that computes an updated value writes the graph output itself: an Identity in front
+  // of a graph output is a full copy per step in onnxruntime (7 ms of R18-FPN FCOS's step).
+  const newOutput = (of: string, v: Value): Value => {
     const name = names2.fresh(`${of}__next`);
-    e.nodes.push(identityNode(e, v.name, name));
+    const producer = e.nodes.findLast((n) => n.output.includes(v.name));
+    if (producer) {
+      producer.output = producer.output.map((o) => (o === v.name ? name : o));
+      for (const n of e.nodes) n.input = n.input.map((i) => (i === v.name ? name : i));
+    } else e.nodes.push(identityNode(e, v.name, name));
     mg.output.push(valueInfo(name, "float32"));
     next[of] = name;
+    return { name, dtype: "float32" };
   };
   const stateInput = (p: string, suffix: string, dims: number[]) => {
     const name = names2.fresh(`${p}__${suffix}`);
@@ -207,8 +214,7 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
       let direction = gv;
       if (o.momentum) {
         const buf = stateInput(pt.name, "momentum", dims);
-        const newBuf = t.add(t.mul(buf, c(o.momentum)), gv);
-        newOutput(buf.name, newBuf);
+        const newBuf = newOutput(buf.name, t.add(t.mul(buf, c(o.momentum)), gv));
         direction = o.nesterov ? t.add(gv, t.mul(newBuf, c(o.momentum))) : newBuf;
       }
       newOutput(pt.name, t.sub(p, t.mul(direction, lr)));
@@ -218,10 +224,8 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
       const decayed = o.weightDecay ? t.sub(p, t.mul(t.mul(p, lr), c(o.weightDecay))) : p;
       const m1 = stateInput(pt.name, "adam_m", dims);
       const v1 = stateInput(pt.name, "adam_v", dims);
-      const nm = t.add(t.mul(m1, c(b1)), t.mul(gv, c(1 - b1)));
-      const nv = t.add(t.mul(v1, c(b2)), t.mul(t.mul(gv, gv), c(1 - b2)));
-      newOutput(m1.name, nm);
-      newOutput(v1.name, nv);
+      const nm = newOutput(m1.name, t.add(t.mul(m1, c(b1)), t.mul(gv, c(1 - b1))));
+      const nv = newOutput(v1.name, t.add(t.mul(v1, c(b2)), t.mul(t.mul(gv, gv), c(1 - b2))));
       const pow = (b: number) => t.e.op1("Pow", [c(b), step], {}, { dtype: "float32" });
       const mHat = t.div(nm, t.sub(c(1), pow(b1)));
       const vHat = t.div(nv, t.sub(c(1), pow(b2)));

@@ -8,7 +8,8 @@ const c = (ctx: GradContext, v: number, like: Value) => ctx.t.scalar(like.dtype 
 
 /** Reduce a broadcast gradient to input i's shape, only when input i needs a gradient. */
 function toInput(ctx: GradContext, i: number, g: Value): Value | undefined {
-  return ctx.needs(i) ? sumToShapeOf(ctx.t, g, ctx.input(i)) : undefined;
+  // g has the output's shape (the inputs broadcast together).
+  return ctx.needs(i) ? sumToShapeOf(ctx.t, g, ctx.input(i), ctx.outputDims(0), ctx.inputDims(i)) : undefined;
 }
 
 /** Two-input Max/Min: the gradient goes to the chosen input; ties split it evenly (as PyTorch). */

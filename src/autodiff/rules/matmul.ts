@@ -8,10 +8,13 @@ export const matmulRules: Record<string, GradRule> = {
     const t = ctx.t;
     const [a, b] = [ctx.input(0), ctx.input(1)];
     const einsum = (eq: string, x: typeof a, y: typeof b) => t.e.op1("Einsum", [x, y], { equation: eq }, { dtype: a.dtype });
+    // Each product has the output's batch dims and the operand's matrix dims (operands of rank ≥ 2).
+    const [out, da, db] = [ctx.outputDims(0), ctx.inputDims(0), ctx.inputDims(1)];
+    const productDims = (x: typeof da) => (out && x && da && db && da.length >= 2 && db.length >= 2 ? [...out.slice(0, -2), ...x.slice(-2)] : undefined);
     try {
       return [
-        ctx.needs(0) ? sumToShapeOf(t, einsum("...ik,...jk->...ij", g!, b), a) : undefined,
-        ctx.needs(1) ? sumToShapeOf(t, einsum("...ij,...ik->...jk", a, g!), b) : undefined,
+        ctx.needs(0) ? sumToShapeOf(t, einsum("...ik,...jk->...ij", g!, b), a, productDims(da), da) : undefined,
+        ctx.needs(1) ? sumToShapeOf(t, einsum("...ij,...ik->...jk", a, g!), b, productDims(db), db) : undefined,
       ];
     } catch (e) {
       throw new GradientError(`MatMul node "${ctx.node.name}": ${(e as Error).message}`);
@@ -35,7 +38,7 @@ export const matmulRules: Record<string, GradRule> = {
     return [
       dOpA && (transA ? tr(dOpA) : dOpA),
       dOpB && (transB ? tr(dOpB) : dOpB),
-      ctx.needs(2) ? sumToShapeOf(t, scale(g!, beta), ctx.input(2)) : undefined,
+      ctx.needs(2) ? sumToShapeOf(t, scale(g!, beta), ctx.input(2), ctx.outputDims(0), ctx.inputDims(2)) : undefined,
     ];
   },
 };

@@ -8,31 +8,48 @@ import { tensorProto, type Value } from "../../onnx/builder.ts";
 import type { TensorOps } from "../../onnx/tensor_ops.ts";
 import { GradientError, type GradContext, type GradRule } from "../rule.ts";
 
-/** 1-D int64 [from, from+1, …, rank(x)−1]. */
-function axesFrom(t: TensorOps, x: Value, from: number): Value {
-  const rank = t.shape(t.shape(x));
-  return t.e.op1("Range", [t.e.scalar("int64", from), t.reshape(rank, []), t.e.scalar("int64", 1)], {}, { dtype: "int64" });
+/** The axes [from, …, rank − 1]: constants when the rank is known before running, else computed. */
+type Axes = { known: number[] } | { value: Value };
+
+function axesFrom(t: TensorOps, x: Value, from: number, rank: number | undefined): Axes {
+  if (rank !== undefined) return { known: Array.from({ length: Math.max(0, rank - from) }, (_, k) => from + k) };
+  const r = t.shape(t.shape(x));
+  return { value: t.e.op1("Range", [t.e.scalar("int64", from), t.reshape(r, []), t.e.scalar("int64", 1)], {}, { dtype: "int64" }) };
+}
+
+function withBatch(t: TensorOps, axes: Axes): Axes {
+  return "known" in axes ? { known: [0, ...axes.known] } : { value: t.concat([t.e.ints([0]), axes.value]) };
 }
 
 /** [1, C, 1, …] shape for broadcasting a per-channel vector against x. */
-function channelShape(t: TensorOps, x: Value): Value {
-  const rank = t.shape(t.shape(x));
-  const ones = t.e.op1("ConstantOfShape", [t.sub(rank, t.e.ints([2]))], { value: { kind: "tensor", value: oneInt() } }, { dtype: "int64" });
+function channelShape(t: TensorOps, x: Value, rank: number | undefined): Value | number[] {
+  if (rank !== undefined) return [1, -1, ...Array(Math.max(0, rank - 2)).fill(1)];
+  const r = t.shape(t.shape(x));
+  const ones = t.e.op1("ConstantOfShape", [t.sub(r, t.e.ints([2]))], { value: { kind: "tensor", value: oneInt() } }, { dtype: "int64" });
   return t.concat([t.e.ints([1, -1]), ones]);
 }
 
-function sum(t: TensorOps, x: Value, axes: Value, keepdims = 1): Value {
-  return t.e.op1("ReduceSum", [x, axes], { keepdims }, { dtype: x.dtype });
+function sum(t: TensorOps, x: Value, axes: Axes, keepdims = 1): Value {
+  return t.e.op1("ReduceSum", [x, "known" in axes ? t.e.ints(axes.known) : axes.value], { keepdims }, { dtype: x.dtype });
 }
 
-/** Normalization backward over `axes` (kept dims): x̂ and the input gradient given dy·γ. */
-function normalizedBackward(t: TensorOps, x: Value, axes: Value, eps: number, dyScaled: Value): { xhat: Value; dx: Value } {
+/**
+ * Normalization backward over `axes` (kept dims): x̂ and the input gradient given dy·γ. With known
+ * axes the means are ReduceMean nodes (one kernel each instead of a sum, a count and a division).
+ */
+function normalizedBackward(t: TensorOps, x: Value, axes: Axes, eps: number, dyScaled: Value, opset: number): { xhat: Value; dx: Value } {
   const d = x.dtype ?? "float32";
-  const count = t.cast(
-    t.div(t.e.op1("ReduceProd", [t.shape(x)], { keepdims: 0 }, { dtype: "int64" }), t.e.op1("ReduceProd", [t.shape(sum(t, x, axes))], { keepdims: 0 }, { dtype: "int64" })),
-    d,
-  );
-  const mean = (v: Value) => t.div(sum(t, v, axes), count);
+  let mean: (v: Value) => Value;
+  if ("known" in axes) {
+    const known = axes.known;
+    mean = (v) => (opset >= 18 ? t.e.op1("ReduceMean", [v, t.e.ints(known)], { keepdims: 1 }, { dtype: d }) : t.e.op1("ReduceMean", [v], { axes: known, keepdims: 1 }, { dtype: d }));
+  } else {
+    const count = t.cast(
+      t.div(t.e.op1("ReduceProd", [t.shape(x)], { keepdims: 0 }, { dtype: "int64" }), t.e.op1("ReduceProd", [t.shape(sum(t, x, axes))], { keepdims: 0 }, { dtype: "int64" })),
+      d,
+    );
+    mean = (v) => t.div(sum(t, v, axes), count);
+  }
   const centred = t.sub(x, mean(x));
   const inv = t.div(t.scalar(d, 1), t.e.op1("Sqrt", [t.add(mean(t.mul(centred, centred)), t.scalar(d, eps))], {}, { dtype: d }));
   const xhat = t.mul(centred, inv);
@@ -42,7 +59,7 @@ function normalizedBackward(t: TensorOps, x: Value, axes: Value, eps: number, dy
 
 function affineGrads(ctx: GradContext, dy: Value, xhat: Value, x: Value): [Value | undefined, Value | undefined] {
   const t = ctx.t;
-  const batchAndSpace = t.concat([t.e.ints([0]), axesFrom(t, x, 2)]);
+  const batchAndSpace = withBatch(t, axesFrom(t, x, 2, ctx.rank(0)));
   return [ctx.needs(1) ? sum(t, t.mul(dy, xhat), batchAndSpace, 0) : undefined, ctx.needs(2) ? sum(t, dy, batchAndSpace, 0) : undefined];
 }
 
@@ -50,19 +67,20 @@ export const normRules: Record<string, GradRule> = {
   InstanceNormalization: (ctx, [dy]) => {
     const t = ctx.t;
     const x = ctx.input(0);
-    const gamma = t.reshape(ctx.input(1), channelShape(t, x));
-    const { xhat, dx } = normalizedBackward(t, x, axesFrom(t, x, 2), ctx.float("epsilon", 1e-5), t.mul(dy!, gamma));
+    const gamma = t.reshape(ctx.input(1), channelShape(t, x, ctx.rank(0)));
+    const opset = ctx.e.opsets.get("") ?? 17;
+    const { xhat, dx } = normalizedBackward(t, x, axesFrom(t, x, 2, ctx.rank(0)), ctx.float("epsilon", 1e-5), t.mul(dy!, gamma), opset);
     return [ctx.needs(0) ? dx : undefined, ...affineGrads(ctx, dy!, xhat, x)];
   },
   BatchNormalization: (ctx, [dy]) => {
     const t = ctx.t;
     const x = ctx.input(0);
     const eps = ctx.float("epsilon", 1e-5);
-    const shape = channelShape(t, x);
+    const shape = channelShape(t, x, ctx.rank(0));
     const gamma = t.reshape(ctx.input(1), shape);
     if (ctx.int("training_mode", 0) === 1) {
-      const axes = t.concat([t.e.ints([0]), axesFrom(t, x, 2)]);
-      const { xhat, dx } = normalizedBackward(t, x, axes, eps, t.mul(dy!, gamma));
+      const axes = withBatch(t, axesFrom(t, x, 2, ctx.rank(0)));
+      const { xhat, dx } = normalizedBackward(t, x, axes, eps, t.mul(dy!, gamma), ctx.e.opsets.get("") ?? 17);
       return [ctx.needs(0) ? dx : undefined, ...affineGrads(ctx, dy!, xhat, x), undefined, undefined];
     }
     // Inference form: fixed statistics, an affine map per channel.
@@ -79,9 +97,9 @@ export const normRules: Record<string, GradRule> = {
     const groups = ctx.int("num_groups", 1);
     const shape = t.shape(x);
     const grouped = t.concat([t.slice(shape, t.e.ints([0]), t.e.ints([1])), t.e.ints([groups, -1])]);
-    const gamma = t.reshape(ctx.input(1), channelShape(t, x));
+    const gamma = t.reshape(ctx.input(1), channelShape(t, x, ctx.rank(0)));
     const dyScaled = t.reshape(t.mul(dy!, gamma), grouped);
-    const { xhat, dx } = normalizedBackward(t, t.reshape(x, grouped), t.e.ints([2]), ctx.float("epsilon", 1e-5), dyScaled);
+    const { xhat, dx } = normalizedBackward(t, t.reshape(x, grouped), { known: [2] }, ctx.float("epsilon", 1e-5), dyScaled, opset);
     const xhatFull = t.reshape(xhat, shape);
     return [ctx.needs(0) ? t.reshape(dx, shape) : undefined, ...affineGrads(ctx, dy!, xhatFull, x)];
   },

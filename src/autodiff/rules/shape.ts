@@ -25,14 +25,14 @@ function scatterBack(ctx: GradContext, x: Value, selected: Value, g: Value, accu
   return t.reshape(flat, shape);
 }
 
-const reshapeBack: GradRule = (ctx, [g]) => [ctx.t.reshape(g!, ctx.t.shape(ctx.input(0)))];
+const reshapeBack: GradRule = (ctx, [g]) => [ctx.t.reshape(g!, ctx.staticDims(0) ?? ctx.t.shape(ctx.input(0)))];
 
 export const shapeRules: Record<string, GradRule> = {
   Reshape: reshapeBack,
   Flatten: reshapeBack,
   Squeeze: reshapeBack,
   Unsqueeze: reshapeBack,
-  Expand: (ctx, [g]) => [sumToShapeOf(ctx.t, g!, ctx.input(0))],
+  Expand: (ctx, [g]) => [sumToShapeOf(ctx.t, g!, ctx.input(0), ctx.outputDims(0), ctx.inputDims(0))],
   Transpose: (ctx, [g]) => {
     const perm = ctx.ints("perm", []);
     if (!perm.length) return [ctx.e.op1("Transpose", [g!], {}, { dtype: g!.dtype })];
