@@ -7,7 +7,7 @@ import { staticShapes } from "./static_shape.ts";
 import { NameAllocator, NodeEmitter, type DTypeName, dtypeName, tensorProto, type Value, valueInfo } from "../onnx/builder.ts";
 import { clone, create, type ModelProto, ModelProtoSchema, NodeProtoSchema, type NodeProto, OperatorSetIdProtoSchema, type ValueInfoProto } from "../onnx/proto.ts";
 import { TensorOps } from "../onnx/tensor_ops.ts";
-import { withFunctionBodies } from "../ops/library.ts";
+import { addFunctionBodies } from "../ops/library.ts";
 import { type GradContext, GradientError, type GradRule } from "./rule.ts";
 import { gradRules } from "./rules/index.ts";
 
@@ -18,6 +18,8 @@ export interface GradientOptions {
   wrt?: readonly string[];
   /** Outputs whose cotangents seed the backward pass (default: every float graph output). */
   outputs?: readonly string[];
+  /** Extend `source` itself instead of a copy (the caller gives it up; saves a clone of the graph). */
+  inPlace?: boolean;
 }
 
 export interface GradientModel {
@@ -80,7 +82,7 @@ function inferDtypes(model: ModelProto): Map<string, DTypeName> {
 
 /** Build the gradient model; throws a GradientError naming the op, node and path when a rule is missing. */
 export function buildGradientModel(source: ModelProto, opts: GradientOptions = {}): GradientModel {
-  const model = clone(ModelProtoSchema, source);
+  const model = opts.inPlace ? source : clone(ModelProtoSchema, source);
   const g = model.graph!;
   const dtypes = inferDtypes(model);
   const isFloat = (name: string) => FLOAT_TYPES.has(dtypes.get(name)!);
@@ -213,7 +215,7 @@ export function buildGradientModel(source: ModelProto, opts: GradientOptions = {
     if (!model.opsetImport.some((o) => o.domain === domain)) model.opsetImport.push(create(OperatorSetIdProtoSchema, { domain, version: BigInt(version) }));
   }
   // Rules may emit our ops (the loss ops' Grad ops): carry their function bodies.
-  return { model: withFunctionBodies(model, bodyPrecisionOf(model)), cotangents, gradients };
+  return { model: addFunctionBodies(model, bodyPrecisionOf(model)), cotangents, gradients };
 }
 
 /** Keep the precision of the bodies the model already carries (float32 bodies cast nothing to double). */

@@ -45,18 +45,31 @@ export function functionsFor(ops: Iterable<OpName>, precision: BodyPrecision = "
 }
 
 /**
- * Attach the function bodies of every com.ranksort op the graph uses (inline mode needs them).
- * Bodies the model already carries are kept, unless `replace` is set.
+ * Attach the function bodies of every com.ranksort op the graph uses (inline mode needs them), to a
+ * copy of the model. Bodies the model already carries are kept, unless `replace` is set.
  */
 export function withFunctionBodies(model: ModelProto, precision: BodyPrecision = "float64", replace = false): ModelProto {
-  const out = clone(ModelProtoSchema, model);
+  return addFunctionBodies(clone(ModelProtoSchema, model), precision, replace);
+}
+
+/** withFunctionBodies on the model itself (no copy: a 10 000-node train graph costs ~0.3 s to clone). */
+export function addFunctionBodies(model: ModelProto, precision: BodyPrecision = "float64", replace = false): ModelProto {
   // Replacing swaps bodies the model already carries for ones of the requested precision.
-  if (replace) out.functions = out.functions.filter((f) => f.domain !== DOMAIN);
-  const used = new Set(out.graph!.node.filter((n) => n.domain === DOMAIN).map((n) => n.opType as OpName));
-  if (!used.size) return out;
+  if (replace) model.functions = model.functions.filter((f) => f.domain !== DOMAIN);
+  const used = new Set(model.graph!.node.filter((n) => n.domain === DOMAIN).map((n) => n.opType as OpName));
+  if (!used.size) return model;
   for (const fn of functionsFor(used, precision)) {
-    if (!out.functions.some((f) => f.domain === fn.domain && f.name === fn.name)) out.functions.push(fn);
+    if (!model.functions.some((f) => f.domain === fn.domain && f.name === fn.name)) model.functions.push(fn);
   }
-  if (!out.opsetImport.some((o) => o.domain === DOMAIN)) out.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: DOMAIN, version: BigInt(DOMAIN_VERSION) }));
-  return out;
+  if (!model.opsetImport.some((o) => o.domain === DOMAIN)) model.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: DOMAIN, version: BigInt(DOMAIN_VERSION) }));
+  return model;
+}
+
+/** Whether addFunctionBodies would change the model (a body or the domain's opset is missing). */
+export function lacksFunctionBodies(model: ModelProto, precision: BodyPrecision = "float64", replace = false): boolean {
+  const used = new Set(model.graph!.node.filter((n) => n.domain === DOMAIN).map((n) => n.opType as OpName));
+  if (!used.size) return replace && model.functions.some((f) => f.domain === DOMAIN);
+  if (replace) return true;
+  if (!model.opsetImport.some((o) => o.domain === DOMAIN)) return true;
+  return functionsFor(used, precision).some((fn) => !model.functions.some((f) => f.domain === fn.domain && f.name === fn.name));
 }

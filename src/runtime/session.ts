@@ -8,7 +8,7 @@
 import { decodeModel, encodeModel } from "../onnx/model_codec.ts";
 import { clone, create, type ModelProto, ModelProtoSchema, TypeProto_TensorSchema, TypeProtoSchema } from "../onnx/proto.ts";
 import { assertValidModel } from "../onnx/validate.ts";
-import { withFunctionBodies } from "../ops/library.ts";
+import { lacksFunctionBodies, withFunctionBodies } from "../ops/library.ts";
 import { type HostTensor, type OrtInferenceSession, type OrtModule, type OrtTensor, RuntimeError, toOrt } from "./host_tensor.ts";
 import { download } from "./loss_kernel_backend.ts";
 import { getKernelBackend, type KernelBackend } from "./kernel_backend.ts";
@@ -150,7 +150,10 @@ export class RankSortSession {
         : baseOptions;
     // onnxruntime-web's WebGPU build has no float64 kernels: it gets the float32 bodies, replacing
     // any float64 bodies the model carries.
-    const complete = ep === "webgpu" ? withFunctionBodies(model, "float32", true) : withFunctionBodies(model, "float64");
+    // (A model that already carries what it needs is used as it is: the session reads it when it
+    // first runs, so the caller must not change it after this.)
+    const [precision, replace] = ep === "webgpu" ? (["float32", true] as const) : (["float64", false] as const);
+    const complete = lacksFunctionBodies(model, precision, replace) ? withFunctionBodies(model, precision, replace) : model;
     assertValidModel(complete);
     const graph = complete.graph!;
     const initializers = new Set(graph.initializer.map((t) => t.name));
@@ -184,7 +187,8 @@ export class RankSortSession {
   private session(step: Step & { kind: "onnx" }, values: Map<string, OrtTensor>): Promise<OrtInferenceSession> {
     let s = this.sessions.get(step);
     if (!s) {
-      const model = clone(ModelProtoSchema, step.model);
+      // Inputs without a type get the dtype of their first value (on a copy; most models type them all).
+      const model = step.model.graph!.input.every((v) => v.type) ? step.model : clone(ModelProtoSchema, step.model);
       for (const input of model.graph!.input) {
         if (input.type) continue;
         const v = values.get(input.name)!;

@@ -9,7 +9,7 @@ import { GradientError } from "../autodiff/rule.ts";
 import { type DTypeName, dtypeName, NameAllocator, NodeEmitter, type Value, valueInfo } from "../onnx/builder.ts";
 import { clone, create, type ModelProto, ModelProtoSchema, type NodeProto, NodeProtoSchema, OperatorSetIdProtoSchema, type TensorProto } from "../onnx/proto.ts";
 import { TensorOps } from "../onnx/tensor_ops.ts";
-import { withFunctionBodies } from "../runtime/session.ts";
+import { addFunctionBodies } from "../ops/library.ts";
 import { DOMAIN, DOMAIN_VERSION } from "../ops/domain.ts";
 
 export type OptimizerSpec =
@@ -80,7 +80,7 @@ export const STEP = "step";
 export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   // 1. The forward model with the loss appended, parameters lifted to graph inputs.
   const base = spec.untieExportTies === false ? spec.model : untieExportTies(spec.model).model;
-  const model = withFunctionBodies(clone(ModelProtoSchema, base));
+  const model = addFunctionBodies(clone(ModelProtoSchema, base));
   const g = model.graph!;
   const isFloat = (t: TensorProto) => ["float32", "float64", "float16"].includes(dtypeName(t.dataType) ?? "");
   // BatchNormalization in training mode: its running mean/var initializers are buffers, fed in and
@@ -145,10 +145,10 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   importOpsets(model, lossEmitter);
   g.output = [valueInfo(lossName, "float32", []), ...Object.values(buffers).map((o) => valueInfo(o, "float32")), ...Object.values(report).map((o) => valueInfo(o, "float32", []))];
   // The loss may use our ops: attach their function bodies.
-  const model2 = withFunctionBodies(model);
+  addFunctionBodies(model);
 
-  // 2. Backward for the loss, seeded with 1.
-  const grad = buildGradientModel(model2, { wrt: trainable.map((t) => t.name), outputs: [lossName] });
+  // 2. Backward for the loss, seeded with 1 (the gradient graph extends this model: no copy).
+  const grad = buildGradientModel(model, { wrt: trainable.map((t) => t.name), outputs: [lossName], inPlace: true });
   for (const t of Object.values(bufferInitial)) initial[t.name] = t;
   const m = grad.model;
   const mg = m.graph!;
