@@ -235,8 +235,25 @@ export class NodeEmitter {
     return this.op(opType, inputs, attrs, opts)[0]!;
   }
 
-  /** A constant tensor as a Constant node (works in graphs and function bodies alike). */
+  /** Small constants already emitted, by dtype, dims and values: each is emitted once per emitter. */
+  private readonly smallConstants = new Map<string, Value>();
+
+  /**
+   * A constant tensor as a Constant node (works in graphs and function bodies alike). Small ones
+   * (≤ 16 values: axes, shapes, scalars) are emitted once and shared — gradient rules ask for the
+   * same few thousands of times, and every node costs onnxruntime's optimiser time.
+   */
   constant(dtype: DTypeName, data: TypedArray | readonly number[], dims: readonly number[] = [], hint = "const"): Value {
+    const small = data.length <= 16 && dims.length <= 1;
+    const key = small ? `${dtype}|${dims.join(",")}|${Array.from(data as ArrayLike<number | bigint>, (v) => (Object.is(v, -0) ? "-0" : String(v))).join(",")}` : "";
+    const known = small ? this.smallConstants.get(key) : undefined;
+    if (known) return known;
+    const value = this.emitConstant(dtype, data, dims, hint);
+    if (small) this.smallConstants.set(key, value);
+    return value;
+  }
+
+  private emitConstant(dtype: DTypeName, data: TypedArray | readonly number[], dims: readonly number[], hint: string): Value {
     const name = this.fresh(hint);
     this.nodes.push(
       create(NodeProtoSchema, { opType: "Constant", name: this.names.freshNode(`${hint}_node`), output: [name], attribute: [attribute("value", tensorAttr(tensorProto(name, dtype, data, dims)))] }),
