@@ -24,6 +24,20 @@ describe("GraphBuilder", () => {
     expect(Array.from(out.out!.data as Float32Array)).toEqual([6, 36]);
   });
 
+  test("small constants are emitted once per builder (−0 and 0 apart); large ones each time", () => {
+    const g = new GraphBuilder("g");
+    const a = g.ints([0, 1]);
+    const b = g.ints([0, 1], "axes");
+    const c = g.ints([1, 0]);
+    const [zero, minusZero] = [g.scalar("float32", 0), g.scalar("float32", -0)];
+    const [big1, big2] = [g.constant("float32", new Float32Array(32), [32]), g.constant("float32", new Float32Array(32), [32])];
+    expect(b.name).toBe(a.name);
+    expect(c.name).not.toBe(a.name);
+    expect(minusZero.name).not.toBe(zero.name);
+    expect(big2.name).not.toBe(big1.name);
+    expect(g.nodes.filter((n) => n.opType === "Constant")).toHaveLength(6); // [0, 1], [1, 0], 0, −0 and the two large ones
+  });
+
   test("attribute typing: integers are INT, float() forces FLOAT, lists, strings, refs", () => {
     const g = new GraphBuilder("g");
     const x = g.input("x", "float32", [1]);

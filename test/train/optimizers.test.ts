@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { GraphBuilder } from "../../src/onnx/builder.ts";
 import { Trainer } from "../../src/train/trainer.ts";
-import type { OptimizerSpec } from "../../src/train/train_step.ts";
+import { buildTrainStep, type OptimizerSpec } from "../../src/train/train_step.ts";
 
 const W0 = [0.5, -1.2, 2.0];
 const TARGET = [1, 1, -1];
@@ -64,6 +64,18 @@ describe("optimizer updates", () => {
       const w = Array.from((await trainer.parameters()).w!.data as Float32Array);
       const expected = reference(opt, 5, 0.1, clip);
       w.forEach((x, i) => expect(Math.abs(x - expected[i]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(expected[i]!))));
+    });
+  }
+});
+
+describe("train-step graph", () => {
+  for (const optimizer of [{ kind: "sgd" }, { kind: "sgd", momentum: 0.9, nesterov: true }, { kind: "adamw" }] as OptimizerSpec[]) {
+    test(`${optimizer.kind}${"momentum" in optimizer ? " with momentum" : ""}: each updated value is written by the node that computes it (no Identity copy)`, () => {
+      const graph = buildTrainStep({ model: quadratic(), optimizer, loss: (_t, outs) => outs.l! });
+      const producer = new Map(graph.model.graph!.node.flatMap((n) => n.output.map((o) => [o, n.opType] as const)));
+      const next = Object.values(graph.next);
+      expect(next.length).toBe(optimizer.kind === "adamw" ? 3 : "momentum" in optimizer ? 2 : 1);
+      for (const name of next) expect(producer.get(name)).not.toBe("Identity");
     });
   }
 });
