@@ -38,6 +38,11 @@ const REDUCE = new Set(["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "Re
 const POOL = new Set(["MaxPool", "AveragePool", "LpPool"]);
 const RANK_KEEPING = new Set(["Conv", "ConvTranspose", ...POOL, "Pad", "Resize", "Upsample", "Concat", "Slice", "Tile", "Transpose", "TopK"]);
 
+/** The dims when every one is known. */
+export function allKnown(d: Dims | undefined): number[] | undefined {
+  return d && d.every((v) => v !== undefined) ? (d as number[]) : undefined;
+}
+
 /** Numpy broadcasting of known-rank dims; undefined where the inputs contradict each other. */
 export function broadcastDims(shapes: Dims[]): Dims | undefined {
   const rank = Math.max(...shapes.map((s) => s.length));
@@ -89,11 +94,13 @@ function windowOut(size: number | undefined, k: number, stride: number, dilation
 export function staticShapes(g: GraphProto): StaticShapes {
   const dims = new Map<string, Dims>();
   const values = new Map<string, number[]>();
+  const floats = new Map<string, number[]>(); // small float32 constants (Resize's scales)
   const isInt = (t: TensorProto) => t.dataType === 7 || t.dataType === 6;
   const fromTensor = (name: string, t: TensorProto) => {
     dims.set(name, t.dims.map(Number));
     const count = t.dims.reduce((a, b) => a * Number(b), 1);
     if (isInt(t) && count <= MAX_VALUES) values.set(name, intValues(t));
+    if (t.dataType === 1 && count <= MAX_VALUES) floats.set(name, float32Values(t));
   };
   for (const t of g.initializer) fromTensor(t.name, t);
   for (const v of g.input) {
@@ -406,7 +413,7 @@ export function staticShapes(g: GraphProto): StaticShapes {
         if (!x) return;
         // Upsample and opset-10 Resize: (X, scales); later Resize: (X, roi, scales, sizes).
         const scalesName = op === "Upsample" || n.input.length === 2 ? n.input[1] : n.input[2];
-        const scales = scalesName ? floatConstant(g, scalesName) : undefined;
+        const scales = scalesName ? floats.get(scalesName) : undefined;
         const floatScales = scales?.length ? scales : undefined;
         const sizesIn = n.input[3] ? V(n.input[3]) : undefined;
         const axes = attrInts(n, "axes")?.map((a) => norm(a, x.length)) ?? x.map((_, k) => k);
@@ -437,20 +444,11 @@ export function staticShapes(g: GraphProto): StaticShapes {
   }
   return {
     dims: (name) => dims.get(name),
-    fullDims: (name) => {
-      const d = dims.get(name);
-      return d && d.every((v) => v !== undefined) ? (d as number[]) : undefined;
-    },
+    fullDims: (name) => allKnown(dims.get(name)),
     values: (name) => values.get(name),
   };
 }
 
-/** A float initializer's or Constant node's values (Resize's scales), when it is one. */
-function floatConstant(g: GraphProto, name: string): number[] | undefined {
-  const read = (t: TensorProto) => (t.dataType !== 1 ? undefined : t.rawData.length ? Array.from(new Float32Array(new Uint8Array(t.rawData).buffer)) : [...t.floatData]);
-  const init = g.initializer.find((t) => t.name === name);
-  if (init) return read(init);
-  const node = g.node.find((n) => n.opType === "Constant" && n.output[0] === name);
-  const t = node?.attribute.find((a) => a.name === "value")?.t;
-  return t ? read(t) : undefined;
+function float32Values(t: TensorProto): number[] {
+  return t.rawData.length ? Array.from(new Float32Array(new Uint8Array(t.rawData).buffer)) : [...t.floatData];
 }

@@ -45,7 +45,10 @@ export class TensorOps {
   reduceMin(a: V, axes?: readonly number[], keepdims = 0): V {
     return this.reduceWithAxes("ReduceMin", a, axes, keepdims);
   }
-  /** ReduceMin/Max take axes as an attribute before opset 18 and as an input from 18 on. */
+  reduceMean(a: V, axes?: readonly number[], keepdims = 0): V {
+    return this.reduceWithAxes("ReduceMean", a, axes, keepdims);
+  }
+  /** ReduceMin/Max/Mean take axes as an attribute before opset 18 and as an input from 18 on. */
   private reduceWithAxes(op: string, a: V, axes: readonly number[] | undefined, keepdims: number): V {
     const opset = this.e.opsets.get("") ?? 17;
     if (!axes) return this.e.op1(op, [a], { keepdims }, { dtype: a.dtype });

@@ -56,7 +56,7 @@ export function withFunctionBodies(model: ModelProto, precision: BodyPrecision =
 export function addFunctionBodies(model: ModelProto, precision: BodyPrecision = "float64", replace = false): ModelProto {
   // Replacing swaps bodies the model already carries for ones of the requested precision.
   if (replace) model.functions = model.functions.filter((f) => f.domain !== DOMAIN);
-  const used = new Set(model.graph!.node.filter((n) => n.domain === DOMAIN).map((n) => n.opType as OpName));
+  const used = usedOps(model);
   if (!used.size) return model;
   for (const fn of functionsFor(used, precision)) {
     if (!model.functions.some((f) => f.domain === fn.domain && f.name === fn.name)) model.functions.push(fn);
@@ -67,9 +67,13 @@ export function addFunctionBodies(model: ModelProto, precision: BodyPrecision = 
 
 /** Whether addFunctionBodies would change the model (a body or the domain's opset is missing). */
 export function lacksFunctionBodies(model: ModelProto, precision: BodyPrecision = "float64", replace = false): boolean {
-  const used = new Set(model.graph!.node.filter((n) => n.domain === DOMAIN).map((n) => n.opType as OpName));
+  const used = usedOps(model);
   if (!used.size) return replace && model.functions.some((f) => f.domain === DOMAIN);
   if (replace) return true;
   if (!model.opsetImport.some((o) => o.domain === DOMAIN)) return true;
   return functionsFor(used, precision).some((fn) => !model.functions.some((f) => f.domain === fn.domain && f.name === fn.name));
+}
+
+function usedOps(model: ModelProto): Set<OpName> {
+  return new Set(model.graph!.node.filter((n) => n.domain === DOMAIN).map((n) => n.opType as OpName));
 }

@@ -80,7 +80,7 @@ export const STEP = "step";
 export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   // 1. The forward model with the loss appended, parameters lifted to graph inputs.
   const base = spec.untieExportTies === false ? spec.model : untieExportTies(spec.model).model;
-  const model = addFunctionBodies(clone(ModelProtoSchema, base));
+  const model = clone(ModelProtoSchema, base);
   const g = model.graph!;
   const isFloat = (t: TensorProto) => ["float32", "float64", "float16"].includes(dtypeName(t.dataType) ?? "");
   // BatchNormalization in training mode: its running mean/var initializers are buffers, fed in and
@@ -144,7 +144,7 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   g.node.push(...lossEmitter.nodes);
   importOpsets(model, lossEmitter);
   g.output = [valueInfo(lossName, "float32", []), ...Object.values(buffers).map((o) => valueInfo(o, "float32")), ...Object.values(report).map((o) => valueInfo(o, "float32", []))];
-  // The loss may use our ops: attach their function bodies.
+  // The model and its loss may use our ops: attach their function bodies.
   addFunctionBodies(model);
 
   // 2. Backward for the loss, seeded with 1 (the gradient graph extends this model: no copy).

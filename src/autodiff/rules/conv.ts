@@ -10,6 +10,7 @@
 
 import type { Value } from "../../onnx/builder.ts";
 import type { TensorOps } from "../../onnx/tensor_ops.ts";
+import { allKnown } from "../static_shape.ts";
 import { GradientError, type GradContext, type GradRule } from "../rule.ts";
 import { cutTo } from "../spatial.ts";
 
@@ -261,7 +262,7 @@ export const convRules: Record<string, GradRule> = {
       ? undefined
       : wDims && wDims.length === g.spatial + 2
         ? shifts
-          ? weightGradByShifts(t, x, dy!, wDims, g, ctx.staticDims(0), ctx.outputDims(0)?.every((d) => d !== undefined) ? (ctx.outputDims(0) as number[]) : undefined)
+          ? weightGradByShifts(t, x, dy!, wDims, g, ctx.staticDims(0), allKnown(ctx.outputDims(0)))
           : weightGradByPatches(t, x, dy!, wDims, g)
         : weightGrad(t, x, dy!, w, g, false);
     let db: Value | undefined;

@@ -37,12 +37,12 @@ function sum(t: TensorOps, x: Value, axes: Axes, keepdims = 1): Value {
  * Normalization backward over `axes` (kept dims): x̂ and the input gradient given dy·γ. With known
  * axes the means are ReduceMean nodes (one kernel each instead of a sum, a count and a division).
  */
-function normalizedBackward(t: TensorOps, x: Value, axes: Axes, eps: number, dyScaled: Value, opset: number): { xhat: Value; dx: Value } {
+function normalizedBackward(t: TensorOps, x: Value, axes: Axes, eps: number, dyScaled: Value): { xhat: Value; dx: Value } {
   const d = x.dtype ?? "float32";
   let mean: (v: Value) => Value;
   if ("known" in axes) {
     const known = axes.known;
-    mean = (v) => (opset >= 18 ? t.e.op1("ReduceMean", [v, t.e.ints(known)], { keepdims: 1 }, { dtype: d }) : t.e.op1("ReduceMean", [v], { axes: known, keepdims: 1 }, { dtype: d }));
+    mean = (v) => t.reduceMean(v, known, 1);
   } else {
     const count = t.cast(
       t.div(t.e.op1("ReduceProd", [t.shape(x)], { keepdims: 0 }, { dtype: "int64" }), t.e.op1("ReduceProd", [t.shape(sum(t, x, axes))], { keepdims: 0 }, { dtype: "int64" })),
@@ -68,8 +68,7 @@ export const normRules: Record<string, GradRule> = {
     const t = ctx.t;
     const x = ctx.input(0);
     const gamma = t.reshape(ctx.input(1), channelShape(t, x, ctx.rank(0)));
-    const opset = ctx.e.opsets.get("") ?? 17;
-    const { xhat, dx } = normalizedBackward(t, x, axesFrom(t, x, 2, ctx.rank(0)), ctx.float("epsilon", 1e-5), t.mul(dy!, gamma), opset);
+    const { xhat, dx } = normalizedBackward(t, x, axesFrom(t, x, 2, ctx.rank(0)), ctx.float("epsilon", 1e-5), t.mul(dy!, gamma));
     return [ctx.needs(0) ? dx : undefined, ...affineGrads(ctx, dy!, xhat, x)];
   },
   BatchNormalization: (ctx, [dy]) => {
@@ -80,7 +79,7 @@ export const normRules: Record<string, GradRule> = {
     const gamma = t.reshape(ctx.input(1), shape);
     if (ctx.int("training_mode", 0) === 1) {
       const axes = withBatch(t, axesFrom(t, x, 2, ctx.rank(0)));
-      const { xhat, dx } = normalizedBackward(t, x, axes, eps, t.mul(dy!, gamma), ctx.e.opsets.get("") ?? 17);
+      const { xhat, dx } = normalizedBackward(t, x, axes, eps, t.mul(dy!, gamma));
       return [ctx.needs(0) ? dx : undefined, ...affineGrads(ctx, dy!, xhat, x), undefined, undefined];
     }
     // Inference form: fixed statistics, an affine map per channel.
@@ -99,7 +98,7 @@ export const normRules: Record<string, GradRule> = {
     const grouped = t.concat([t.slice(shape, t.e.ints([0]), t.e.ints([1])), t.e.ints([groups, -1])]);
     const gamma = t.reshape(ctx.input(1), channelShape(t, x, ctx.rank(0)));
     const dyScaled = t.reshape(t.mul(dy!, gamma), grouped);
-    const { xhat, dx } = normalizedBackward(t, t.reshape(x, grouped), { known: [2] }, ctx.float("epsilon", 1e-5), dyScaled, opset);
+    const { xhat, dx } = normalizedBackward(t, t.reshape(x, grouped), { known: [2] }, ctx.float("epsilon", 1e-5), dyScaled);
     const xhatFull = t.reshape(xhat, shape);
     return [ctx.needs(0) ? t.reshape(dx, shape) : undefined, ...affineGrads(ctx, dy!, xhatFull, x)];
   },
