@@ -5,7 +5,7 @@
 // onnxruntime under contention.
 //
 //   bun bench/train_step.ts [--models tiny_fcos:64,r18_fcos:256,ssdlite:320] [--batch 2] [--threads 2]
-//                           [--steps 7] [--rounds 2] [--runtime node|bun|deno]
+//                           [--steps 7] [--rounds 2] [--runtime node|bun|deno] [--steps-per-run K]
 //
 // The onnxruntime side (train_step_side.mjs) runs on Node by default, the runtime of the `ranksort`
 // command. (Bun returns each step's outputs in freshly mapped memory, which this VM faults in at
@@ -31,6 +31,7 @@ const { values } = parseArgs({
     steps: { type: "string", default: "7" },
     rounds: { type: "string", default: "2" },
     runtime: { type: "string", default: "node" },
+    "steps-per-run": { type: "string", default: "" },
   },
 });
 const python = process.env.RANKSORT_PYTHON ?? (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
@@ -41,6 +42,7 @@ const threads = Number(values.threads);
 const rounds = Number(values.rounds);
 
 interface TorchResult {
+  steps_per_run?: number;
   step_ms: number;
   min_ms: number;
   first_step_ms: number;
@@ -63,6 +65,7 @@ if (values.runtime === "node") {
   if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
 }
 const dir = mkdtempSync(join(tmpdir(), "ranksort-train-bench-"));
+let stepsPerRun = 1;
 const rows = [["model", "image", "batch", "threads", "onnxruntime ms", "torch ms", "ort/torch", "ort peak MB", "torch peak MB", "first step s (ort / torch)"]];
 try {
   for (const spec of values.models!.split(",")) {
@@ -72,7 +75,7 @@ try {
     let best: { ort: TorchResult; torch: TorchResult } | undefined;
     for (let r = 0; r < rounds; r++) {
       const torch = torchSide(name, size, ["--steps", String(steps)]);
-      const args = [join(here, "train_step_side.mjs"), onnx, String(size), String(batch), String(threads), String(steps), JSON.stringify(torch.parameters)];
+      const args = [join(here, "train_step_side.mjs"), onnx, String(size), String(batch), String(threads), String(steps), JSON.stringify(torch.parameters), values["steps-per-run"]!];
       const run = spawnSync(runtime, [...runtimeArgs, ...args], { encoding: "utf8", maxBuffer: 1 << 24 });
       if (run.status !== 0) throw new Error(`onnxruntime side failed: ${run.stderr.slice(-2000)}`);
       const ort = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as TorchResult;
@@ -83,11 +86,13 @@ try {
       };
     }
     const { ort, torch } = best!;
+    stepsPerRun = ort.steps_per_run ?? 1;
     rows.push([name, `${size}²`, String(batch), String(threads), ort.step_ms.toFixed(0), torch.step_ms.toFixed(0), (ort.step_ms / torch.step_ms).toFixed(2), ort.peak_rss_mb.toFixed(0), torch.peak_rss_mb.toFixed(0), `${(ort.first_step_ms / 1000).toFixed(1)} / ${(torch.first_step_ms / 1000).toFixed(1)}`]);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(`\nonnxruntime side on ${values.runtime}; step = forward + backward + SGD update of the parameters PyTorch trains, median of ${steps} steps after 2 warm-up steps, best of ${rounds} rounds;`);
+console.log(`\nonnxruntime side on ${values.runtime}; step = forward + backward + SGD update of the parameters PyTorch trains, median of ${steps} samples after warm-up, best of ${rounds} rounds;`);
+console.log(`onnxruntime runs ${stepsPerRun} step(s) per session run, as \`ranksort train\` does (a sample = one run's time ÷ its steps); PyTorch one step per sample;`);
 console.log("peak = the process's maximum resident memory; first step = model load, graph build, session creation and the first step.");
 printTable(rows);

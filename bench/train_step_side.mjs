@@ -2,12 +2,16 @@
 // runtime that runs it: Node (the `ranksort` command's runtime) imports the compiled package
 // (dist/, built by the bench), Bun and Deno the TypeScript sources. Prints one JSON line.
 //
-//   node bench/train_step_side.mjs MODEL.onnx SIZE BATCH THREADS STEPS '["trained", "parameter", "names"]'
+//   node bench/train_step_side.mjs MODEL.onnx SIZE BATCH THREADS STEPS '["trained", "parameter", "names"]' [STEPS_PER_RUN]
+//
+// Steps run as the `ranksort train` loop runs them: `trainSteps` over the trainer's steps per session
+// run (4 on the CPU EP unless STEPS_PER_RUN says otherwise); a sample is one run's time ÷ its steps.
 
 import process from "node:process";
 
 const [onnx, size, batch, threads, steps] = [process.argv[2], ...process.argv.slice(3, 7).map(Number)];
 const trained = new Set(JSON.parse(process.argv[7]));
+const stepsPerRun = process.argv[8] ? Number(process.argv[8]) : undefined;
 const fromSource = Boolean(globalThis.Bun || globalThis.Deno);
 const lib = (path) => import(new URL(fromSource ? `../src/${path}.ts` : `../dist/src/${path}.js`, import.meta.url).href);
 const { readModel } = await lib("onnx/model_io");
@@ -25,18 +29,22 @@ const trainer = await Trainer.create(
     // Same loss as the torch side: Σ over outputs of mean(out²).
     loss: (t, outs) => outNames.map((n) => t.e.op1("ReduceMean", [t.mul(outs[n], outs[n])], { keepdims: 0 }, { dtype: "float32" })).reduce((a, b) => t.add(a, b)),
   },
-  { threads },
+  { threads, ...(stepsPerRun ? { stepsPerRun } : {}) },
 );
 const x = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37));
 const feeds = { images: { type: "float32", data: x, dims: [batch, 3, size, size] } };
+// Time to the first step: graph build, session creation and one step.
 await trainer.trainStep(feeds, 1e-4);
 const firstStep = performance.now() - t0;
-await trainer.trainStep(feeds, 1e-4);
+const k = trainer.stepsPerRun;
+const run = Array.from({ length: k }, () => feeds);
+const lrs = run.map(() => 1e-4);
+await trainer.trainSteps(run, lrs);
 const times = [];
 for (let i = 0; i < steps; i++) {
   const s = performance.now();
-  await trainer.trainStep(feeds, 1e-4);
-  times.push(performance.now() - s);
+  await trainer.trainSteps(run, lrs);
+  times.push((performance.now() - s) / k);
 }
 // maxRSS: the process's true peak (KiB), like PyTorch's ru_maxrss.
-console.log(JSON.stringify({ step_ms: median(times), min_ms: Math.min(...times), first_step_ms: firstStep, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
+console.log(JSON.stringify({ steps_per_run: k, step_ms: median(times), min_ms: Math.min(...times), first_step_ms: firstStep, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));

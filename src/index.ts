@@ -45,6 +45,7 @@ export { RuntimeError, type HostDType, type HostTensor } from "./runtime/host_te
 // Training any ONNX model with any loss: one train-step graph and its runner.
 export { Trainer } from "./train/trainer.ts";
 export { buildTrainStep, type OptimizerSpec, type TrainStepGraph, type TrainStepSpec } from "./train/train_step.ts";
+export { buildMultiStep, type MultiStepGraph } from "./train/multi_step.ts";
 export { apLossTerm, crossEntropyLoss, focalLoss, giouLoss, l1Loss, meanSquaredError, rankSortLossTerm, smoothL1Loss } from "./train/losses.ts";
 export type { TensorOps } from "./onnx/tensor_ops.ts";
 export type { DTypeName, Value } from "./onnx/builder.ts";

@@ -198,19 +198,23 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
       throw new InterruptedError(signal, `interrupted by ${signal} at step ${trainer.step} (epoch ${epoch + 1}, ${at} of ${stepsPerEpoch} steps done); checkpoint committed in ${dir}; continue with the same flags and --resume`);
     };
     const t0 = performance.now();
-    for (let s = trainer.step - epoch * stepsPerEpoch; s < stepsPerEpoch; s++) {
+    // Steps go to the trainer in runs of up to `stepsPerRun` (one session run each on the CPU), never
+    // past the epoch's end; an interrupt is seen between runs.
+    for (let first = trainer.step - epoch * stepsPerEpoch; first < stepsPerEpoch; ) {
       if (stop?.signal) {
         progress.trainSeconds += (performance.now() - t0) / 1000;
         await commitPartial(stop.signal);
       }
-      const picks = stepPicks(order, s, batchSize, copies > 1 || plan.perCopy !== undefined);
-      const batch = makeBatch(picks.map((i) => train[i]!), plan, stepRandom(seed, epoch, s), true);
-      const lr = stepLearningRate(cfg.lr, epoch * stepsPerEpoch + s, stepsPerEpoch, cfg.epochs * stepsPerEpoch);
-      const diverged = (e: DivergenceError, discarded: string) =>
-        new DivergenceError(e.step, lr, `${e.what} (epoch ${epoch + 1}, step ${s + 1} of ${stepsPerEpoch})`, `${discarded}. The last good epoch is ${state.epoch}: ${join(dir, "checkpoint.bin")} and model.onnx are intact. Lower --lr (${cfg.lr} now) and start again, or continue with --resume --lr X --accept-change lr`);
-      let loss: number;
+      const run = Array.from({ length: Math.min(trainer.stepsPerRun, stepsPerEpoch - first) }, (_, i) => first + i);
+      const batches = run.map((s) => makeBatch(stepPicks(order, s, batchSize, copies > 1 || plan.perCopy !== undefined).map((i) => train[i]!), plan, stepRandom(seed, epoch, s), true));
+      const lrs = run.map((s) => stepLearningRate(cfg.lr, epoch * stepsPerEpoch + s, stepsPerEpoch, cfg.epochs * stepsPerEpoch));
+      const diverged = (e: DivergenceError, discarded: string) => {
+        const s = e.step - 1 - epoch * stepsPerEpoch;
+        return new DivergenceError(e.step, e.learningRate, `${e.what} (epoch ${epoch + 1}, step ${s + 1} of ${stepsPerEpoch})`, `${discarded}. The last good epoch is ${state.epoch}: ${join(dir, "checkpoint.bin")} and model.onnx are intact. Lower --lr (${cfg.lr} now) and start again, or continue with --resume --lr X --accept-change lr`);
+      };
+      let losses: number[];
       try {
-        loss = await trainer.trainStep(batch.feeds, lr);
+        losses = await trainer.trainSteps(batches.map((b) => b.feeds), lrs);
       } catch (e) {
         if (e instanceof DivergenceError) throw diverged(e, "the step was discarded");
         // onnxruntime rejecting the very first step: the model's heads do not match the preset's layout.
@@ -220,15 +224,21 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
         throw e;
       }
       firstStep = false;
+      const last = run.at(-1)!;
       // The epoch's last update is only seen by the next forward: run one (discarded) before committing.
-      if (s === stepsPerEpoch - 1) {
-        const after = await trainer.lossAt(batch.feeds);
-        if (!Number.isFinite(after)) throw diverged(new DivergenceError(trainer.step, lr, `the loss after the update is ${after}`), "the epoch was not committed");
+      if (last === stepsPerEpoch - 1) {
+        const after = await trainer.lossAt(batches.at(-1)!.feeds);
+        if (!Number.isFinite(after)) throw diverged(new DivergenceError(trainer.step, lrs.at(-1)!, `the loss after the update is ${after}`), "the epoch was not committed");
       }
-      progress.lossSum += loss;
-      for (const [k, v] of Object.entries(trainer.lastReport)) progress.componentSums[k] = (progress.componentSums[k] ?? 0) + v;
-      const elapsed = progress.trainSeconds + (performance.now() - t0) / 1000;
-      cfg.onProgress?.({ epoch: epoch + 1, epochs: cfg.epochs, step: s + 1, steps: stepsPerEpoch, loss, report: trainer.lastReport, etaSeconds: (elapsed / (s + 1)) * (stepsPerEpoch - s - 1 + (cfg.epochs - epoch - 1) * stepsPerEpoch) });
+      losses.forEach((loss, i) => {
+        const s = run[i]!;
+        const report = trainer.stepReports[i]!;
+        progress.lossSum += loss;
+        for (const [k, v] of Object.entries(report)) progress.componentSums[k] = (progress.componentSums[k] ?? 0) + v;
+        const elapsed = progress.trainSeconds + (performance.now() - t0) / 1000;
+        cfg.onProgress?.({ epoch: epoch + 1, epochs: cfg.epochs, step: s + 1, steps: stepsPerEpoch, loss, report, etaSeconds: (elapsed / (s + 1)) * (stepsPerEpoch - s - 1 + (cfg.epochs - epoch - 1) * stepsPerEpoch) });
+      });
+      first = last + 1;
     }
     const trainSeconds = progress.trainSeconds + (performance.now() - t0) / 1000;
     if (stop?.signal) {
