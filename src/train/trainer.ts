@@ -99,11 +99,11 @@ export class Trainer {
     // Updated parameters and state stay where the session leaves them (GPU buffers on onnxruntime-web's
     // WebGPU EP) and go straight back in as the next step's inputs; only the loss is read each step.
     const session = await RankSortSession.create(multi?.model ?? graph.model, {
-      executionProvider: options.executionProvider ?? "cpu",
+      executionProvider: ep,
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
       memoryPattern: false,
       deviceOutputs: Object.values(multi?.carriedOutputs ?? graph.next),
-      ...(options.lossKernels && options.lossKernels !== "body" ? { mode: "kernels" as const, kernelBackend: options.lossKernels } : {}),
+      ...(kernels ? { mode: "kernels" as const, kernelBackend: options.lossKernels } : {}),
     });
     const values: Record<string, HostTensor> = {};
     for (const p of [...graph.parameters, ...graph.buffers]) {
@@ -125,8 +125,8 @@ export class Trainer {
    * step stay as they were) and throws DivergenceError.
    */
   async trainStep(batch: Record<string, HostTensor>, learningRate: number): Promise<number> {
-    for (const name of this.graph.dataInputs) if (!(name in batch)) throw new Error(`trainStep: missing input "${name}" (needs: ${this.graph.dataInputs.join(", ")})`);
     if (this.multi) return (await this.trainSteps([batch], [learningRate]))[0]!;
+    this.requireInputs(batch);
     const feeds: Record<string, HostTensor | OrtTensor> = { ...batch, ...this.values };
     feeds[LEARNING_RATE] = { type: "float32", data: new Float32Array([learningRate]), dims: [] };
     feeds[STEP] = { type: "float32", data: new Float32Array([this.step + 1]), dims: [] };
@@ -157,32 +157,37 @@ export class Trainer {
    */
   async trainSteps(batches: readonly Record<string, HostTensor>[], learningRates: readonly number[]): Promise<number[]> {
     if (batches.length !== learningRates.length) throw new RangeError(`trainSteps: ${batches.length} batches but ${learningRates.length} learning rates`);
+    for (const b of batches) this.requireInputs(b);
     const losses: number[] = [];
-    const reports: Record<string, number>[] = [];
-    this.stepReports = reports;
-    if (!this.multi) {
-      for (let i = 0; i < batches.length; i++) {
-        losses.push(await this.trainStep(batches[i]!, learningRates[i]!));
-        reports.push(this.lastReport);
-      }
-      this.stepReports = reports;
-      return losses;
-    }
-    for (const b of batches) for (const name of this.graph.dataInputs) if (!(name in b)) throw new Error(`trainStep: missing input "${name}" (needs: ${this.graph.dataInputs.join(", ")})`);
+    this.stepReports = [];
     for (let i = 0; i < batches.length; ) {
+      if (!this.multi) {
+        losses.push(await this.trainStep(batches[i]!, learningRates[i]!));
+        this.stepReports.push(this.lastReport);
+        i++;
+        continue;
+      }
       // One run: consecutive batches of the same shapes (an epoch's last batch may be smaller).
       let n = 1;
       while (n < this.stepsPerRun && i + n < batches.length && sameShapes(batches[i]!, batches[i + n]!, this.graph.dataInputs)) n++;
-      losses.push(...(await this.runSteps(batches.slice(i, i + n), learningRates.slice(i, i + n))));
-      reports.push(...this.stepReports);
+      const run = await this.runSteps(batches.slice(i, i + n), learningRates.slice(i, i + n));
+      losses.push(...run.losses);
+      this.stepReports.push(...run.reports);
+      this.lastReport = run.reports.at(-1)!;
       i += n;
     }
-    this.stepReports = reports;
     return losses;
   }
 
-  /** One session run of the Loop over `batches`; keeps the steps up to the first that diverges. */
-  private async runSteps(batches: readonly Record<string, HostTensor>[], learningRates: readonly number[], keep = true): Promise<number[]> {
+  private requireInputs(batch: Record<string, HostTensor>): void {
+    for (const name of this.graph.dataInputs) if (!(name in batch)) throw new Error(`trainStep: missing input "${name}" (needs: ${this.graph.dataInputs.join(", ")})`);
+  }
+
+  /**
+   * One session run of the Loop over `batches`: each step's loss and reported scalars. `keep`: the
+   * steps' updates are kept (all of them, or those before the first that diverges, which throws).
+   */
+  private async runSteps(batches: readonly Record<string, HostTensor>[], learningRates: readonly number[], keep = true): Promise<{ losses: number[]; reports: Record<string, number>[] }> {
     const multi = this.multi!;
     const feeds: Record<string, HostTensor | OrtTensor> = {};
     for (const [name, outer] of Object.entries(multi.carriedInputs)) feeds[outer] = this.values[name]!;
@@ -193,20 +198,18 @@ export class Trainer {
     const losses = Array.from((await download(out[multi.losses]!)).data as Float32Array);
     const flags = (await download(out[multi.nonFinite]!)).data as Float32Array;
     const bad = losses.findIndex((l, i) => !(Number.isFinite(l) && flags[i] === 0));
-    if (!keep) return losses;
+    if (!keep) return { losses, reports: [] };
     if (bad >= 0) {
       // The loop stopped after the diverged step: its carried values include that step. Running the
       // good steps again from the same values gives exactly their results (same graph, same inputs).
-      if (bad > 0) await this.runSteps(batches.slice(0, bad), learningRates.slice(0, bad));
+      if (bad > 0) this.lastReport = (await this.runSteps(batches.slice(0, bad), learningRates.slice(0, bad))).reports.at(-1)!;
       const loss = losses[bad]!;
       throw new DivergenceError(this.step + 1, learningRates[bad]!, Number.isFinite(loss) ? "the updated parameters or optimizer state are not finite" : `the loss is ${loss}`);
     }
     for (const [name, outer] of Object.entries(multi.carriedOutputs)) this.values[name] = out[outer]!;
     this.step += losses.length;
     const reported = await Promise.all(Object.entries(multi.report).map(async ([key, name]) => [key, (await download(out[name]!)).data as Float32Array] as const));
-    this.stepReports = losses.map((_, i) => Object.fromEntries(reported.map(([key, v]) => [key, v[i]!])));
-    this.lastReport = this.stepReports.at(-1)!;
-    return losses;
+    return { losses, reports: losses.map((_, i) => Object.fromEntries(reported.map(([key, v]) => [key, v[i]!]))) };
   }
 
   /**
@@ -214,7 +217,7 @@ export class Trainer {
    * check that the last step of an epoch left a model that still computes, before it is committed.
    */
   async lossAt(batch: Record<string, HostTensor>): Promise<number> {
-    if (this.multi) return (await this.runSteps([batch], [0], false))[0]!;
+    if (this.multi) return (await this.runSteps([batch], [0], false)).losses[0]!;
     const feeds: Record<string, HostTensor | OrtTensor> = { ...batch, ...this.values };
     feeds[LEARNING_RATE] = { type: "float32", data: new Float32Array([0]), dims: [] };
     feeds[STEP] = { type: "float32", data: new Float32Array([this.step + 1]), dims: [] };
