@@ -1,11 +1,14 @@
-// The CPU kernels' passes over N: comparator-free sorting of the positives, the first bad entry
-// named whichever pass finds it, and long sums over millions-scale negatives staying exact.
+// The CPU kernels' passes over N: comparator-free sorting of the positives, the grid search that
+// places each negative, the first bad entry named whichever pass finds it, and long sums over
+// millions-scale negatives staying exact.
 import { describe, expect, test } from "bun:test";
 import { rankSortLoss, apLoss } from "../src/index.ts";
 import { detectionCase } from "../src/cases/synthetic.ts";
 import { oracleRankSort } from "../src/reference/pairwise.ts";
 import { mulberry32 } from "../src/util/random.ts";
 import { sortedOrder } from "../kernels/cpu/sort_order.ts";
+import { countLessOrEqual, SearchGrid } from "../kernels/cpu/step_window.ts";
+import { nextUp } from "../kernels/cpu/negative_segments.ts";
 import { maxToleranceRatio } from "./support/golden.ts";
 
 describe("sortedOrder", () => {
@@ -24,6 +27,36 @@ describe("sortedOrder", () => {
       }
     }
   });
+});
+
+describe("SearchGrid", () => {
+  // Sorted arrays that stress the grid: clusters and ties (cells holding many values), a span that
+  // overflows, one value, values at and one step beside every value and cell edge.
+  const rand = mulberry32(11);
+  const cases: Record<string, number[]> = {
+    uniform: Array.from({ length: 300 }, () => rand()),
+    clustered: Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? rand() * 100 : 50 + rand() * 1e-9)),
+    ties: Array.from({ length: 200 }, (_, i) => Math.floor(i / 40)),
+    "huge span": [-3.4e38, -1, 0, 1e-30, 2, 3.4e38, 1.7e308],
+    "tiny span": [1, nextUp(1), nextUp(nextUp(1)), nextUp(nextUp(nextUp(1)))],
+    single: [0.25],
+    "two equal": [-2, -2],
+  };
+  for (const [name, values] of Object.entries(cases)) {
+    test(`${name}: counts equal bisection for every query`, () => {
+      const sorted = Float64Array.from(values).sort();
+      const queries = [-Infinity, Infinity, -1e308, 1e308, 0, -0];
+      for (const v of sorted) queries.push(v, nextUp(v), -nextUp(-v), v / 2 + sorted[0]! / 2);
+      for (let i = 0; i < 200; i++) queries.push(sorted[0]! + (sorted.at(-1)! - sorted[0]!) * (rand() * 1.2 - 0.1));
+      for (const cellsPerValue of [1, 4, 8]) {
+        const grid = new SearchGrid(sorted, cellsPerValue);
+        for (const x of queries) {
+          if (Number.isNaN(x)) continue;
+          expect(grid.countLessOrEqual(x)).toBe(countLessOrEqual(sorted, x));
+        }
+      }
+    });
+  }
 });
 
 describe("bad input found by a later pass still names the first bad entry", () => {

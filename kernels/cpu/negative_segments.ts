@@ -52,8 +52,13 @@ export class NegativeSegments {
     //   δ > 0: q_r ≤ v − δ  ⇔ q_r + δ ≤ v;   q_r < v + δ ⇔ nextUp(q_r − δ) ≤ v.
     //   δ = 0: q_r < v      ⇔ nextUp(q_r) ≤ v;  q_r ≤ v.
     // (For δ > 0 the re-association rounds differently at the very edge, where H is continuous.)
-    const lowEdge = q.map((x) => (d > 0 ? x + d : nextUp(x)));
-    const highEdge = q.map((x) => (d > 0 ? nextUp(x - d) : x));
+    const lowEdge = new Float64Array(P);
+    const highEdge = new Float64Array(P);
+    for (let r = 0; r < P; r++) {
+      const x = q[r]!;
+      lowEdge[r] = d > 0 ? x + d : nextUp(x);
+      highEdge[r] = d > 0 ? nextUp(x - d) : x;
+    }
     // Merge the two sorted edge lists; after i edges, a are low edges and b high edges.
     this.edges = new Float64Array(2 * P);
     this.lo = new Int32Array(2 * P + 1);
@@ -70,43 +75,32 @@ export class NegativeSegments {
   }
 
   /**
-   * Count and sum (double-double) the noted negatives `noted[0, count)` into their segments, and
+   * Count and sum (double-double) the noted negatives `noted[0, count)` into their segments
+   * (`stats[3s, 3s + 3)` = count, sum, rounding error of the sum: one cache line per negative), and
    * record each one's slot (1 + segment) in `scratch`. Returns the first index holding +∞, or −1.
    * Kept out of the false-positive pass's main loop, which stays short and branch-free.
    */
-  accumulate(
-    logits: Float32Array,
-    centre: number,
-    noted: Int32Array,
-    count: number,
-    scratch: Int32Array,
-    segCount: Float64Array,
-    segSumHi: Float64Array,
-    segSumLo: Float64Array,
-  ): number {
+  accumulate(logits: Float32Array, centre: number, noted: Int32Array, count: number, scratch: Int32Array, stats: Float64Array): number {
+    const grid = this.grid;
     for (let i = 0; i < count; i++) {
       const k = noted[i]!;
       const v = logits[k]! - centre;
       if (v === Infinity) return k;
-      const s = this.segment(v);
+      const s = grid.countLessOrEqual(v);
       scratch[k] = s + 1;
-      segCount[s]!++;
-      const a = segSumHi[s]!; // Knuth's TwoSum: the rounding error accumulates beside the sum
+      const at = 3 * s;
+      stats[at]!++;
+      const a = stats[at + 1]!; // Knuth's TwoSum: the rounding error accumulates beside the sum
       const t = a + v;
       const bb = t - a;
-      segSumLo[s]! += a - (t - bb) + (v - bb);
-      segSumHi[s] = t;
+      stats[at + 2]! += a - (t - bb) + (v - bb);
+      stats[at + 1] = t;
     }
     return -1;
   }
 
-  /** Segment of centred logit v. */
+  /** Segment of centred logit v (not NaN): the number of breakpoints <= v. */
   segment(v: number): number {
-    const e = this.edges;
-    const n = e.length;
-    if (v >= this.coverAllFrom && v < this.coverAllBelow) return e.length >>> 1; // lo = 0, hi = P
-    if (v < e[0]!) return 0;
-    if (v >= e[n - 1]!) return n;
     return this.grid.countLessOrEqual(v);
   }
 }
@@ -183,9 +177,7 @@ export function falsePositiveCounts(
   const P = sp.sorted.length;
   const S = 2 * P + 1;
   const centre = sp.centre;
-  const segCount = new Float64Array(S);
-  const segSumHi = new Float64Array(S);
-  const segSumLo = new Float64Array(S);
+  const stats = new Float64Array(3 * S); // per segment: count, sum, the sum's rounding error
   const scratch = new Int32Array(gradientOut.buffer, gradientOut.byteOffset, gradientOut.length);
   const noted = new Int32Array(BLOCK);
   const coverAll = P; // the segment with lo = 0, hi = P
@@ -194,13 +186,13 @@ export function falsePositiveCounts(
   let coverHi = 0;
   let coverLo = 0;
   let others = 0;
-  let firstBad = -1;
   const runs = new NegativeRuns(targets, nonNegatives);
   const n = logits.length;
   for (let start = 0; start < n; start += BLOCK) {
     const end = start + BLOCK < n ? start + BLOCK : n;
     let blockSum = 0;
     let numNoted = 0;
+    let firstBad = -1;
     for (let k = start; k < end; k++) {
       const stop = runs.stop(k, end);
       for (; k < stop; k++) {
@@ -224,19 +216,19 @@ export function falsePositiveCounts(
     const bb = t - coverHi;
     coverLo += coverHi - (t - bb) + (blockSum - bb);
     coverHi = t;
-    const infinite = segments.accumulate(logits, centre, noted, numNoted, scratch, segCount, segSumHi, segSumLo);
+    const infinite = segments.accumulate(logits, centre, noted, numNoted, scratch, stats);
     if (infinite >= 0 && (firstBad < 0 || infinite < firstBad)) firstBad = infinite;
     others += numNoted;
     if (firstBad >= 0) throw nonFiniteLogit(lossName, logits, firstBad, 0); // the block's first bad negative
   }
   const relevant = coverCount + others;
-  segCount[coverAll]! += coverCount;
+  stats[3 * coverAll]! += coverCount;
   {
-    const a = segSumHi[coverAll]!;
+    const a = stats[3 * coverAll + 1]!;
     const t = a + coverHi;
     const bb = t - a;
-    segSumLo[coverAll]! += a - (t - bb) + (coverHi - bb) + coverLo;
-    segSumHi[coverAll] = t;
+    stats[3 * coverAll + 2]! += a - (t - bb) + (coverHi - bb) + coverLo;
+    stats[3 * coverAll + 1] = t;
   }
 
   // Segments → difference histograms over positive ranks: a segment's negatives add 1 to ranks
@@ -246,7 +238,7 @@ export function falsePositiveCounts(
   const sumDeltaHi = new Float64Array(P + 1);
   const sumDeltaLo = new Float64Array(P + 1);
   for (let s = 0; s < S; s++) {
-    const count = segCount[s]!;
+    const count = stats[3 * s]!;
     if (count === 0) continue;
     const lo = segments.lo[s]!;
     const hi = segments.hi[s]!;
@@ -254,10 +246,10 @@ export function falsePositiveCounts(
     if (lo < hi) {
       windowDelta[lo]! += count;
       windowDelta[hi]! -= count;
-      sumDeltaHi[lo]! += segSumHi[s]!;
-      sumDeltaLo[lo]! += segSumLo[s]!;
-      sumDeltaHi[hi]! -= segSumHi[s]!;
-      sumDeltaLo[hi]! -= segSumLo[s]!;
+      sumDeltaHi[lo]! += stats[3 * s + 1]!;
+      sumDeltaLo[lo]! += stats[3 * s + 2]!;
+      sumDeltaHi[hi]! -= stats[3 * s + 1]!;
+      sumDeltaLo[hi]! -= stats[3 * s + 2]!;
     }
   }
   const falsePositives = new Float64Array(P);
@@ -312,17 +304,17 @@ export function scatterToNegatives(
   }
   // Coefficients by scratch slot: slot 0 is the cover-all segment, slot s + 1 segment s.
   const S = 2 * P + 1;
-  const A = new Float64Array(S + 1);
-  const B = new Float64Array(S + 1);
+  // AB[2·slot] = A, AB[2·slot + 1] = B: one cache line per negative.
+  const AB = new Float64Array(2 * (S + 1));
   for (let s = 0; s < S; s++) {
     const lo = segLo[s]!;
     const hi = segHi[s]!;
     const w = W[hi]! - W[lo]!;
-    A[s + 1] = lo < hi ? W[lo]! + shape.alpha * w - shape.beta * (WQ[hi]! - WQ[lo]!) : W[lo]!;
-    B[s + 1] = lo < hi ? shape.beta * w : 0;
+    AB[2 * s + 2] = lo < hi ? W[lo]! + shape.alpha * w - shape.beta * (WQ[hi]! - WQ[lo]!) : W[lo]!;
+    AB[2 * s + 3] = lo < hi ? shape.beta * w : 0;
   }
-  A[0] = A[P + 1]!;
-  B[0] = B[P + 1]!;
+  AB[0] = AB[2 * P + 2]!;
+  AB[1] = AB[2 * P + 3]!;
   const scratch = fp.segmentScratch;
   const centre = sp.centre;
   const n = logits.length;
@@ -333,8 +325,8 @@ export function scatterToNegatives(
     for (; k < stop; k++) {
       const x = logits[k]!;
       if (!(x >= threshold)) continue;
-      const slot = scratch[k]!;
-      out[k] = A[slot]! + B[slot]! * (x - centre);
+      const slot = 2 * scratch[k]!;
+      out[k] = AB[slot]! + AB[slot + 1]! * (x - centre);
     }
   }
 }

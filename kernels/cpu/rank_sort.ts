@@ -138,20 +138,19 @@ export function rankSortLoss(
   // before querying its members.
   const sortingError = new Float64Array(P);
   const sortDenom = new Float64Array(P); // Σ_{t_j < t_i} H_ij, the sorting pmf's denominator
-  // Window prefix sums of the tree: [0, 4) at lo, [4, 8) at hi, [8, 12) at P.
-  const at = new Float64Array(12);
+  // Window prefix sums of the tree: [0, 4) at lo, [4, 8) at hi.
+  const at = new Float64Array(8);
   {
-    const tree = new FenwickSums(P, 4);
-    const entry = new Float64Array(4);
+    const tree = new FenwickSums(P);
+    let insertedCount = 0; // of all positives inserted so far: the tree's prefix at P, channels 0 and 2
+    let insertedMiss = 0;
     for (let start = 0; start < P; ) {
       const end = groupEnd[start]!;
       for (let g = start; g < end; g++) {
         const r = byTarget[g]!;
-        entry[0] = 1;
-        entry[1] = q[r]!;
-        entry[2] = miss[r]!;
-        entry[3] = missTimesLogit[r]!;
-        tree.add(r, entry);
+        tree.add(r, 1, q[r]!, miss[r]!, missTimesLogit[r]!);
+        insertedCount += 1;
+        insertedMiss += miss[r]!;
       }
       for (let g = start; g < end; g++) {
         const r = byTarget[g]!;
@@ -160,9 +159,8 @@ export function rankSortLoss(
         const h = hi[r]!;
         tree.prefixAll(l, at, 0);
         tree.prefixAll(h, at, 4);
-        tree.prefixAll(P, at, 8);
-        let targetRank = h < P ? at[8]! - at[4]! : 0;
-        let targetSortNum = h < P ? at[10]! - at[6]! : 0;
+        let targetRank = h < P ? insertedCount - at[4]! : 0;
+        let targetSortNum = h < P ? insertedMiss - at[6]! : 0;
         if (l < h && at[4]! - at[0]! !== 0) {
           const w = at[4]! - at[0]!;
           const m = at[6]! - at[2]!;
@@ -170,7 +168,7 @@ export function rankSortLoss(
           targetSortNum += alpha * m + beta * (at[7]! - at[3]! - v * m);
         }
         sortingError[r] = currentSortNum[r]! / rankPos[r]! - targetSortNum / targetRank;
-        const lowerReaching = reachingCount[r]! - (l < P ? at[8]! - at[0]! : 0);
+        const lowerReaching = reachingCount[r]! - (l < P ? insertedCount - at[0]! : 0);
         sortDenom[r] = lowerReaching === 0 ? 0 : rankPos[r]! - targetRank;
       }
       start = end;
@@ -202,8 +200,7 @@ export function rankSortLoss(
   // Each positive j receives Σ_{t_i > t_j} sortWeight_i · H(s_j − s_i): sweep in descending target,
   // querying a group before inserting it so that equal targets do not count. Tree channels 1, w, w·q.
   {
-    const tree = new FenwickSums(P, 3);
-    const entry = new Float64Array(3);
+    const tree = new FenwickSums(P);
     for (let start = 0; start < P; ) {
       const end = groupEnd[start]!;
       for (let g = start; g < end; g++) {
@@ -222,10 +219,7 @@ export function rankSortLoss(
       }
       for (let g = start; g < end; g++) {
         const r = byTarget[g]!;
-        entry[0] = 1;
-        entry[1] = sortWeight[r]!;
-        entry[2] = sortWeight[r]! * q[r]!;
-        tree.add(r, entry);
+        tree.add(r, 1, sortWeight[r]!, sortWeight[r]! * q[r]!, 0);
       }
       start = end;
     }

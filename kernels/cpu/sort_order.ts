@@ -38,6 +38,7 @@ export function sortedOrder(values: Float64Array, descending = false): Int32Arra
   for (let shift = 0; shift < 32; shift += DIGIT_BITS) {
     count.fill(0);
     for (let i = 0; i < n; i++) count[(keys[i]! >>> shift) & (BUCKETS - 1)]!++;
+    if (count[(keys[0]! >>> shift) & (BUCKETS - 1)] === n) continue; // one digit value: the pass keeps the order
     for (let b = 0, at = 0; b < BUCKETS; b++) {
       const c = count[b]!;
       count[b] = at;

@@ -100,59 +100,65 @@ export function windowHigh(sorted: Float64Array, shape: StepShape, v: number): n
 
 
 /**
- * Counting searches over a sorted array: a uniform grid of 8n cells over its range stores, per cell,
- * how many values lie below the cell. That count is the answer unless a value lies between the cell
- * edge and the query, which two comparisons detect and a short walk fixes; with 8 cells per value
- * most cells are empty, so a search costs O(1) expected instead of ~log2(n) unpredictable branches.
- * The walk falls back to binary search when values cluster.
+ * Counting searches over a sorted array in O(1) without data-dependent branches: a uniform grid of
+ * cells over its range, each value filed under the cell that the query's own formula gives it, so
+ * that (the formula being monotone in x) every value in an earlier cell is < x and every value in a
+ * later one > x. A query reads its cell's count of earlier values and compares x with the cell's
+ * first two values; the few cells holding more than two values (clusters, ties) are marked and
+ * searched by bisection. Used once per relevant negative, so the common path must not mispredict.
  */
 export class SearchGrid {
   private readonly cells: number;
   private readonly origin: number;
   private readonly invWidth: number;
-  /** start[b] = number of values < origin + b·width. */
+  /** Per cell: the number of values in earlier cells, bitwise-inverted (< 0) when it holds more than two. */
   private readonly start: Int32Array;
+  /** The sorted values and two NaN (no x is >= NaN), so a query may read two past its cell's start. */
+  private readonly padded: Float64Array;
 
-  constructor(private readonly sorted: Float64Array) {
+  constructor(
+    private readonly sorted: Float64Array,
+    cellsPerValue = 4,
+  ) {
     const n = sorted.length;
     const span = n > 0 ? sorted[n - 1]! - sorted[0]! : 0;
-    this.cells = span > 0 ? Math.max(1, Math.min(8 * n, 1 << 22)) : 1;
+    this.cells = span > 0 && Number.isFinite(span) ? Math.max(1, Math.min(cellsPerValue * n, 1 << 22)) : 1;
     this.origin = n > 0 ? sorted[0]! : 0;
-    const width = span > 0 ? span / this.cells : 1;
-    this.invWidth = 1 / width;
-    this.start = new Int32Array(this.cells + 1);
-    for (let b = 0, r = 0; b <= this.cells; b++) {
-      const edge = this.origin + b * width;
-      while (r < n && sorted[r]! < edge) r++;
-      this.start[b] = r;
+    this.invWidth = this.cells > 1 ? this.cells / span : 0;
+    this.padded = new Float64Array(n + 2);
+    this.padded.set(sorted);
+    this.padded[n] = NaN;
+    this.padded[n + 1] = NaN;
+    const start = new Int32Array(this.cells);
+    let b = 0; // cells [0, b) are filled
+    let cell = -1;
+    let first = 0; // index of the first value in `cell`
+    for (let r = 0; r < n; r++) {
+      const c = this.cellOf(sorted[r]!);
+      if (c !== cell) {
+        while (b <= c) start[b++] = r;
+        cell = c;
+        first = r;
+      } else if (r - first === 2) {
+        start[c] = ~first; // a third value: this cell is searched by bisection
+      }
     }
+    while (b < this.cells) start[b++] = n;
+    this.start = start;
   }
 
-  /** A guess at the answer from the grid: exact unless a value lies between the cell edge and x. */
-  private guess(x: number): number {
-    let b = Math.floor((x - this.origin) * this.invWidth);
-    b = b < 0 ? 0 : b > this.cells ? this.cells : b;
-    return this.start[b]!;
+  /** The cell of x: non-decreasing in x (a rounded subtract, a rounded multiply, clamps). */
+  private cellOf(x: number): number {
+    const f = (x - this.origin) * this.invWidth;
+    return f > 0 ? (f < this.cells ? f | 0 : this.cells - 1) : 0;
   }
 
-  /** Number of values <= x. */
+  /** Number of values <= x (x not NaN). */
   countLessOrEqual(x: number): number {
-    const a = this.sorted;
-    const n = a.length;
-    let c = this.guess(x);
-    for (let steps = 0; c < n && a[c]! <= x; c++) if (++steps > 16) return boundFrom(a, x, c, n, true);
-    while (c > 0 && a[c - 1]! > x) c--;
-    return c;
-  }
-
-  /** Number of values < x. */
-  countLess(x: number): number {
-    const a = this.sorted;
-    const n = a.length;
-    let c = this.guess(x);
-    for (let steps = 0; c < n && a[c]! < x; c++) if (++steps > 16) return boundFrom(a, x, c, n, false);
-    while (c > 0 && a[c - 1]! >= x) c--;
-    return c;
+    const c = this.start[this.cellOf(x)]!;
+    if (c < 0) return boundFrom(this.sorted, x, ~c, this.sorted.length, true);
+    const a = this.padded;
+    return c + +(x >= a[c]!) + +(x >= a[c + 1]!);
   }
 }
 
