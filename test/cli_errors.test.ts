@@ -62,6 +62,8 @@ describe("one-line errors", () => {
     ["--lr empty", () => train(base, "--lr", ""), /^ranksort train: --lr needs a value \(a number >= 0\)$/],
     ["--lr negative", () => train(base, "--lr", "-1"), /^ranksort train: --lr must be a number >= 0, got -1$/],
     ["--batch 0", () => train(base, "--batch", "0"), /^ranksort train: --batch must be an integer >= 1, got 0$/],
+    ["--steps-per-run 0", () => train(base, "--steps-per-run", "0"), /^ranksort train: --steps-per-run must be an integer >= 1, got 0$/],
+    ["--steps-per-run with native loss kernels", () => train(base, "--steps-per-run", "4", "--loss-kernels", "cpu"), /^ranksort train: --steps-per-run 4: the native loss kernels \(--loss-kernels cpu\) run between session runs, one step each; use --steps-per-run 1 or --loss-kernels body$/],
     ["--out is a file", () => ["train", "--model", tinyModel, "--preset", "tiny-fcos", "--data", base, "--out", join(dir, "a-file", "run")], /^ranksort train: cannot write .*a-file\/run: a part of the path is a file, not a folder/],
     ["--resume without --out", () => ["train", "--model", tinyModel, "--preset", "tiny-fcos", "--data", base, "--resume"], /^ranksort train: --resume needs --out RUN/],
     ["--accept-change of a fixed field", () => train(base, "--resume", "--accept-change", "batch"), /--accept-change: batch cannot be accepted; one of epochs, lr, data, model$/],

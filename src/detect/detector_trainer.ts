@@ -20,6 +20,8 @@ export interface DetectorTrainerOptions {
   lossKernels?: string;
   /** Initializer patterns to keep fixed, besides the adapter's `frozen`. */
   freeze?: string[];
+  /** Train steps per session run (Trainer's `stepsPerRun`; its default when undefined). */
+  stepsPerRun?: number;
 }
 
 export interface DetectorTrainer {
@@ -61,7 +63,7 @@ export async function createDetectorTrainer(bound: BoundDetector, o: DetectorTra
       clipGradNorm: 10,
       loss: detectionLoss(plan, o.loss, replicated.nameIn),
     },
-    { executionProvider: o.backend, lossKernels: o.lossKernels },
+    { executionProvider: o.backend, lossKernels: o.lossKernels, stepsPerRun: o.stepsPerRun },
   );
   return { trainer, plan, copies, frozen };
 }

@@ -44,6 +44,8 @@ export interface DetectorTrainConfig {
   backend: ExecutionProvider;
   /** Where the loss ops run: "body" (ONNX function bodies in the EP) or a kernel backend name. */
   lossKernels?: string;
+  /** Train steps per session run (the Trainer's default when undefined); results do not depend on it. */
+  stepsPerRun?: number;
   /** Continue the run in outDir from its last commit (its signature must match, see run_signature.ts). */
   resume?: boolean;
   /** Replace a run already in outDir (otherwise refused). */
@@ -142,7 +144,7 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
   const dir = cfg.outDir;
   const adapter = bound.adapter;
   const model = bound.model;
-  const { trainer, plan, copies, frozen } = await createDetectorTrainer(bound, { batchSize, optimizer: cfg.optimizer, loss: cfg.loss, backend: cfg.backend, lossKernels: cfg.lossKernels, freeze: cfg.freeze });
+  const { trainer, plan, copies, frozen } = await createDetectorTrainer(bound, { batchSize, optimizer: cfg.optimizer, loss: cfg.loss, backend: cfg.backend, lossKernels: cfg.lossKernels, freeze: cfg.freeze, stepsPerRun: cfg.stepsPerRun });
   const seed = cfg.seed ?? 1;
   const signature: RunSignature = {
     batch: batchSize, epochs: cfg.epochs, lr: cfg.lr, optimizer: cfg.optimizer, loss: cfg.loss, preset: adapter.name, seed, valFraction: cfg.valFraction ?? 0.2,
@@ -151,7 +153,7 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
   };
   const checkpointPath = join(dir, "checkpoint.bin");
   const stepsPerEpoch = Math.ceil(train.length / batchSize);
-  const runJson = JSON.stringify({ data: cfg.dataDir, val: cfg.valDir ?? null, valFraction: cfg.valDir ? null : (cfg.valFraction ?? 0.2), seed, adapter, frozen: frozen.size, loss: cfg.loss, optimizer: cfg.optimizer, batch: batchSize, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend, lossKernels: cfg.lossKernels ?? "body" }, null, 2);
+  const runJson = JSON.stringify({ data: cfg.dataDir, val: cfg.valDir ?? null, valFraction: cfg.valDir ? null : (cfg.valFraction ?? 0.2), seed, adapter, frozen: frozen.size, loss: cfg.loss, optimizer: cfg.optimizer, batch: batchSize, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend, lossKernels: cfg.lossKernels ?? "body", stepsPerRun: trainer.stepsPerRun }, null, 2);
   // The adapter of the exported model (its class set may differ from the given one): for eval/predict.
   const adapterJson = JSON.stringify(adapter, null, 2) + "\n";
   const checkpointBytes = async () => encodeCheckpoint(await trainer.checkpoint({ adapter: adapter.name, loss: cfg.loss, run: signature }));

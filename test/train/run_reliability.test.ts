@@ -88,6 +88,16 @@ describe("ranksort train survives faults", () => {
     expect(readdirSync(run).sort()).toEqual(["adapter.json", "checkpoint.bin", "evaluation.json", "metrics.json", "model.onnx", "report.html", "run.json", "state.json"]);
   }, 120_000);
 
+  test("--steps-per-run 1 trains the same run bit for bit as the default's several steps per session run", () => {
+    const run = join(dir, "one-step-runs");
+    const r = ranksort(args(run, "--steps-per-run", "1"));
+    expect({ status: r.status, errors: errorLines(r.stderr) }).toEqual({ status: 0, errors: [] });
+    const settings = (folder: string) => JSON.parse(readFileSync(join(folder, "run.json"), "utf8")).stepsPerRun;
+    expect([settings(reference), settings(run)]).toEqual([4, 1]);
+    expect(bytes(join(run, "checkpoint.bin")).equals(bytes(join(reference, "checkpoint.bin")))).toBe(true);
+    expect(bytes(join(run, "model.onnx")).equals(bytes(join(reference, "model.onnx")))).toBe(true);
+  }, 60_000);
+
   test("SIGINT: the step in progress finishes, a checkpoint is committed, --resume ends bit-identical", async () => {
     const run = join(dir, "interrupted");
     const p = startRanksort(args(run));

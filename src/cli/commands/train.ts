@@ -13,7 +13,7 @@ export const trainUsage = `ranksort train --model m.onnx --preset P --data DIR [
                [--freeze PATTERN[,PATTERN]] [--new-classes]
                [--optimizer sgd|adamw] [--loss rs|focal] [--backend cpu|wasm|webgpu|cuda]
                [--loss-kernels body|webgpu|cpu|cuda] [--resume [--accept-change F,…] | --overwrite]
-               [--seed 1] [--val DIR | --val-fraction 0.2]
+               [--seed 1] [--val DIR | --val-fraction 0.2] [--steps-per-run K]
 
 Fine-tunes an exported detector (the preset or an adapter JSON maps its outputs) on a COCO-format
 dataset (DIR/annotations.json, DIR/images/) with Rank & Sort loss (the official heads' form) or
@@ -34,6 +34,10 @@ with --backend webgpu); cpu / cuda = the native kernels, tensors through host me
 the constants an eval export folded FrozenBN into). --new-classes re-initialises the class branch's
 last layer for the dataset's categories when they are not among the model's class names (adapter
 "classNames"); a subset of them trains on those channels. --batch defaults to 8, or the model's static batch.
+--steps-per-run K runs K train steps per onnxruntime session run (a Loop over K batches; the same
+weights bit for bit): it saves copying every weight out of onnxruntime after each step, at the cost
+of one more copy of the weights and optimizer state in memory. Default 4 on the CPU backend when
+those fit in 64 MB, else 1; the native loss kernels (--loss-kernels cpu|cuda|webgpu) need 1.
 The model may be an ordinary export with post-processing: the adapter names its head tensors (see
 \`ranksort inspect MODEL\`); model.onnx is then the same file with trained weights, checked as a drop-in.`;
 
@@ -70,7 +74,7 @@ export function attachNegativeNumbers(argv: string[], valued: Iterable<string>):
   return out;
 }
 
-const VALUED = ["model", "preset", "data", "out", "epochs", "batch", "lr", "optimizer", "loss", "backend", "loss-kernels", "accept-change", "freeze", "seed", "val", "val-fraction"];
+const VALUED = ["model", "preset", "data", "out", "epochs", "batch", "lr", "optimizer", "loss", "backend", "loss-kernels", "accept-change", "freeze", "seed", "val", "val-fraction", "steps-per-run"];
 
 function valFraction(v: string | undefined, valDir: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -102,6 +106,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       "accept-change": { type: "string" },
       seed: { type: "string", default: "1" }, val: { type: "string" }, "val-fraction": { type: "string" },
       "new-classes": { type: "boolean", default: false },
+      "steps-per-run": { type: "string" },
     },
   });
   for (const k of ["model", "preset", "data"] as const) if (!values[k]) throw new UsageError(`--${k} is required\n\n${trainUsage}`);
@@ -115,6 +120,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--loss-kernels must be body, webgpu, cpu or cuda, got ${values["loss-kernels"]}`);
   }
   if (values.optimizer !== "sgd" && values.optimizer !== "adamw") throw new UsageError(`--optimizer must be sgd or adamw, got ${values.optimizer}`);
+  const stepsPerRun = values["steps-per-run"] === undefined ? undefined : num("steps-per-run", values["steps-per-run"], 1, true);
+  const lossKernels = values["loss-kernels"] ?? (values.backend === "webgpu" ? "webgpu" : "body");
+  if (stepsPerRun !== undefined && stepsPerRun > 1 && lossKernels !== "body") {
+    throw new UsageError(`--steps-per-run ${stepsPerRun}: the native loss kernels (--loss-kernels ${lossKernels}) run between session runs, one step each; use --steps-per-run 1 or --loss-kernels body`);
+  }
   const epochs = num("epochs", values.epochs, 1, true);
   const batch = values.batch === undefined ? undefined : num("batch", values.batch, 1, true);
   const lr = num("lr", values.lr, 0);
@@ -134,7 +144,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     optimizer: values.optimizer,
     loss: values.loss,
     backend: values.backend as ExecutionProvider,
-    lossKernels: values["loss-kernels"] ?? (values.backend === "webgpu" ? "webgpu" : "body"),
+    lossKernels,
+    stepsPerRun,
     resume: values.resume,
     overwrite: values.overwrite,
     acceptChanges,
