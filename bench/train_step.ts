@@ -65,8 +65,7 @@ if (values.runtime === "node") {
   if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
 }
 const dir = mkdtempSync(join(tmpdir(), "ranksort-train-bench-"));
-let stepsPerRun = 1;
-const rows = [["model", "image", "batch", "threads", "onnxruntime ms", "torch ms", "ort/torch", "ort peak MB", "torch peak MB", "first step s (ort / torch)"]];
+const rows = [["model", "image", "batch", "threads", "steps/run", "onnxruntime ms", "torch ms", "ort/torch", "ort peak MB", "torch peak MB", "first step s (ort / torch)"]];
 try {
   for (const spec of values.models!.split(",")) {
     const [name, size] = [spec.split(":")[0]!, Number(spec.split(":")[1])];
@@ -86,13 +85,12 @@ try {
       };
     }
     const { ort, torch } = best!;
-    stepsPerRun = ort.steps_per_run ?? 1;
-    rows.push([name, `${size}²`, String(batch), String(threads), ort.step_ms.toFixed(0), torch.step_ms.toFixed(0), (ort.step_ms / torch.step_ms).toFixed(2), ort.peak_rss_mb.toFixed(0), torch.peak_rss_mb.toFixed(0), `${(ort.first_step_ms / 1000).toFixed(1)} / ${(torch.first_step_ms / 1000).toFixed(1)}`]);
+    rows.push([name, `${size}²`, String(batch), String(threads), String(ort.steps_per_run ?? 1), ort.step_ms.toFixed(0), torch.step_ms.toFixed(0), (ort.step_ms / torch.step_ms).toFixed(2), ort.peak_rss_mb.toFixed(0), torch.peak_rss_mb.toFixed(0), `${(ort.first_step_ms / 1000).toFixed(1)} / ${(torch.first_step_ms / 1000).toFixed(1)}`]);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 console.log(`\nonnxruntime side on ${values.runtime}; step = forward + backward + SGD update of the parameters PyTorch trains, median of ${steps} samples after warm-up, best of ${rounds} rounds;`);
-console.log(`onnxruntime runs ${stepsPerRun} step(s) per session run, as \`ranksort train\` does (a sample = one run's time ÷ its steps); PyTorch one step per sample;`);
+console.log("steps/run = train steps per onnxruntime session run, as `ranksort train` picks them for the model (a sample = one run's time ÷ its steps); PyTorch one step per sample;");
 console.log("peak = the process's maximum resident memory; first step = model load, graph build, session creation and the first step.");
 printTable(rows);
