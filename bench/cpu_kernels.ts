@@ -156,7 +156,7 @@ try {
     for (const P of positives) {
       for (const regime of regimes) {
         const c = detectionCase({ numel: N, positives: P, regime, seed: 7 });
-        const { kernel, bare, ratio, best } = kernelAndBare(c, N >= 1e7 ? 5 : 11, N >= 1e7 ? 2 : 5);
+        const { kernel, bare, ratio, best } = kernelAndBare(c, N >= 1e7 ? 5 : 31, N >= 1e7 ? 2 : 5);
         const naive = naiveMs(c, P, Number(values["naive-max-seconds"]) * 1000);
         const ref = torch ? torchSeconds(c, dir) : undefined;
         const tilde = (x: boolean) => (x ? "~" : "");
