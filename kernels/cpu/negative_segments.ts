@@ -76,8 +76,8 @@ export class NegativeSegments {
 
   /**
    * Count and sum (double-double) the noted negatives `noted[0, count)` into their segments
-   * (`stats[3s, 3s + 3)` = count, sum, rounding error of the sum: one cache line per negative), and
-   * record each one's slot (1 + segment) in `scratch`. Returns the first index holding +∞, or −1.
+   * (`stats[3s, 3s + 3)` = count, sum, rounding error of the sum, side by side: one cache line to
+   * touch per negative, mostly), and record each one's slot (1 + segment) in `scratch`. Returns the first index holding +∞, or −1.
    * Kept out of the false-positive pass's main loop, which stays short and branch-free.
    */
   accumulate(logits: Float32Array, centre: number, noted: Int32Array, count: number, scratch: Int32Array, stats: Float64Array): number {
@@ -86,7 +86,7 @@ export class NegativeSegments {
       const k = noted[i]!;
       const v = logits[k]! - centre;
       if (v === Infinity) return k;
-      const s = grid.countLessOrEqual(v);
+      const s = grid.countLessOrEqual(v); // the segment: breakpoints <= v
       scratch[k] = s + 1;
       const at = 3 * s;
       stats[at]!++;
@@ -97,11 +97,6 @@ export class NegativeSegments {
       stats[at + 1] = t;
     }
     return -1;
-  }
-
-  /** Segment of centred logit v (not NaN): the number of breakpoints <= v. */
-  segment(v: number): number {
-    return this.grid.countLessOrEqual(v);
   }
 }
 
@@ -323,7 +318,7 @@ export function scatterToNegatives(
   }
   // Coefficients by scratch slot: slot 0 is the cover-all segment, slot s + 1 segment s.
   const S = 2 * P + 1;
-  // AB[2·slot] = A, AB[2·slot + 1] = B: one cache line per negative.
+  // AB[2·slot] = A, AB[2·slot + 1] = B: side by side, one cache line to touch per negative.
   const AB = new Float64Array(2 * (S + 1));
   for (let s = 0; s < S; s++) {
     const lo = segLo[s]!;
