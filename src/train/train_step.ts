@@ -171,7 +171,16 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   const lr: Value = { name: LEARNING_RATE, dtype: "float32" };
   const step: Value = { name: STEP, dtype: "float32" };
   mg.input.push(valueInfo(LEARNING_RATE, "float32", []), valueInfo(STEP, "float32", []));
-  let grads: Record<string, Value> = Object.fromEntries(trainable.map((p) => [p.name, { name: grad.gradients[p.name]!, dtype: "float32" as const }]));
+  // A parameter whose last dim is 1 (a 1×1 convolution's [O, C, 1, 1] weight) is updated through a
+  // flat view: onnxruntime's CPU elementwise ops broadcast a scalar over such a shape element by
+  // element, ~40× slower than over the same values flat (measured: [546, 672, 1, 1] × lr 2.3 ms,
+  // [546, 672] 0.06 ms) — 41 ms of SSDlite's step went to its optimizer's scalar products.
+  const flat = (dims: readonly number[]) => dims.length >= 2 && dims[dims.length - 1] === 1;
+  const numel = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+  const viewOf = (v: Value, dims: number[]) => (flat(dims) ? t.reshape(v, [numel(dims)]) : v);
+  let grads: Record<string, Value> = Object.fromEntries(
+    trainable.map((p) => [p.name, viewOf({ name: grad.gradients[p.name]!, dtype: "float32" as const }, p.dims.map(Number))]),
+  );
   if (spec.clipGradNorm !== undefined) {
     let sq: Value | undefined;
     for (const gv of Object.values(grads)) {
@@ -205,32 +214,38 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   };
   const c = (v: number) => t.scalar("float32", v);
   for (const pt of trainable) {
-    const p: Value = { name: pt.name, dtype: "float32" };
     const dims = pt.dims.map(Number);
+    const p = viewOf({ name: pt.name, dtype: "float32" }, dims);
+    // An updated value becomes a graph output in the parameter's own shape; later ops read the
+    // value as computed (the flat view, or the output itself when no view was taken).
+    const keep = (of: string, v: Value): Value => {
+      const out = newOutput(of, flat(dims) ? t.reshape(v, dims) : v);
+      return flat(dims) ? v : out;
+    };
     let gv = grads[pt.name]!;
     const o = spec.optimizer;
     if (o.kind === "sgd") {
       if (o.weightDecay) gv = t.add(gv, t.mul(p, c(o.weightDecay)));
       let direction = gv;
       if (o.momentum) {
-        const buf = stateInput(pt.name, "momentum", dims);
-        const newBuf = newOutput(buf.name, t.add(t.mul(buf, c(o.momentum)), gv));
+        const bufIn = stateInput(pt.name, "momentum", dims);
+        const newBuf = keep(bufIn.name, t.add(t.mul(viewOf(bufIn, dims), c(o.momentum)), gv));
         direction = o.nesterov ? t.add(gv, t.mul(newBuf, c(o.momentum))) : newBuf;
       }
-      newOutput(pt.name, t.sub(p, t.mul(direction, lr)));
+      keep(pt.name, t.sub(p, t.mul(direction, lr)));
     } else {
       const b1 = o.beta1 ?? 0.9;
       const b2 = o.beta2 ?? 0.999;
       const decayed = o.weightDecay ? t.sub(p, t.mul(t.mul(p, lr), c(o.weightDecay))) : p;
       const m1 = stateInput(pt.name, "adam_m", dims);
       const v1 = stateInput(pt.name, "adam_v", dims);
-      const nm = newOutput(m1.name, t.add(t.mul(m1, c(b1)), t.mul(gv, c(1 - b1))));
-      const nv = newOutput(v1.name, t.add(t.mul(v1, c(b2)), t.mul(t.mul(gv, gv), c(1 - b2))));
+      const nm = keep(m1.name, t.add(t.mul(viewOf(m1, dims), c(b1)), t.mul(gv, c(1 - b1))));
+      const nv = keep(v1.name, t.add(t.mul(viewOf(v1, dims), c(b2)), t.mul(t.mul(gv, gv), c(1 - b2))));
       const pow = (b: number) => t.e.op1("Pow", [c(b), step], {}, { dtype: "float32" });
       const mHat = t.div(nm, t.sub(c(1), pow(b1)));
       const vHat = t.div(nv, t.sub(c(1), pow(b2)));
       const update = t.div(mHat, t.add(t.e.op1("Sqrt", [vHat], {}, { dtype: "float32" }), c(o.eps ?? 1e-8)));
-      newOutput(pt.name, t.sub(decayed, t.mul(update, lr)));
+      keep(pt.name, t.sub(decayed, t.mul(update, lr)));
     }
   }
   // Gradient outputs are not needed by the caller: keep the loss and the updated values.

@@ -8,11 +8,14 @@ import { buildTrainStep, type OptimizerSpec } from "../../src/train/train_step.t
 const W0 = [0.5, -1.2, 2.0];
 const TARGET = [1, 1, -1];
 
-/** L = ½ Σ (w − target)²: the gradient is w − target. */
-function quadratic() {
+/**
+ * L = ½ Σ (w − target)²: the gradient is w − target. `dims` [3, 1, 1] is a 1×1-convolution-like
+ * shape, which the train step updates through a flat view.
+ */
+function quadratic(dims: number[] = [3]) {
   const g = new GraphBuilder("q");
-  const t = g.input("target", "float32", [3]);
-  const w = g.initializer("w", "float32", W0, [3]);
+  const t = g.input("target", "float32", dims);
+  const w = g.initializer("w", "float32", W0, dims);
   const d = g.op1("Sub", [w, t]);
   g.output(g.op1("Mul", [g.op1("ReduceSum", [g.op1("Mul", [d, d])], { keepdims: 0 }), g.scalar("float32", 0.5)]), "l", "float32", []);
   return g.model();
@@ -56,15 +59,22 @@ const cases: [string, OptimizerSpec, number | undefined][] = [
 ];
 
 describe("optimizer updates", () => {
-  for (const [name, opt, clip] of cases) {
-    test(name, async () => {
-      const trainer = await Trainer.create({ model: quadratic(), optimizer: opt, clipGradNorm: clip, loss: (_t, out) => out.l! });
-      const target = { type: "float32" as const, data: Float32Array.from(TARGET), dims: [3] };
-      for (let s = 0; s < 5; s++) await trainer.trainStep({ target }, 0.1);
-      const w = Array.from((await trainer.parameters()).w!.data as Float32Array);
-      const expected = reference(opt, 5, 0.1, clip);
-      w.forEach((x, i) => expect(Math.abs(x - expected[i]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(expected[i]!))));
-    });
+  for (const dims of [[3], [3, 1, 1]]) {
+    for (const [name, opt, clip] of cases) {
+      test(`${name}, parameter [${dims}]`, async () => {
+        const trainer = await Trainer.create({ model: quadratic(dims), optimizer: opt, clipGradNorm: clip, loss: (_t, out) => out.l! });
+        const target = { type: "float32" as const, data: Float32Array.from(TARGET), dims };
+        for (let s = 0; s < 5; s++) await trainer.trainStep({ target }, 0.1);
+        const w = (await trainer.parameters()).w!;
+        expect(w.dims).toEqual(dims);
+        const expected = reference(opt, 5, 0.1, clip);
+        Array.from(w.data as Float32Array).forEach((x, i) => expect(Math.abs(x - expected[i]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(expected[i]!))));
+        // Optimizer state keeps the parameter's shape too, step after step (checkpoints, resumes).
+        const tensors = Object.entries((await trainer.checkpoint()).tensors);
+        expect(tensors.length).toBe(1 + (opt.kind === "adamw" ? 2 : opt.momentum ? 1 : 0));
+        for (const [name, tensor] of tensors) expect({ name, dims: tensor.dims }).toEqual({ name, dims });
+      });
+    }
   }
 });
 
