@@ -60,12 +60,8 @@ export const elementwiseRules: Record<string, GradRule> = {
   Relu: (ctx, [g]) => {
     // y > 0 exactly where x > 0: reading the output, which the next layer keeps for its own
     // gradient anyway, lets the pre-activation be freed after the forward.
-    // g · (y > 0) as a Mul by the cast mask: onnxruntime's CPU Where with a broadcast scalar runs
-    // ~4× slower than Cast + Mul (measured on a [2, 64, 128, 128] map: 1.37 against 0.34 ms). It
-    // differs from PyTorch's masking only where the incoming gradient is itself NaN or ±∞ at a
-    // unit whose output is 0 (NaN here, 0 there), i.e. in a step that diverges anyway.
     const y = ctx.output(0);
-    return [ctx.t.mul(g!, ctx.t.cast(ctx.t.greater(y, c(ctx, 0, y)), g!.dtype ?? "float32"))];
+    return [ctx.t.where(ctx.t.greater(y, c(ctx, 0, y)), g!, c(ctx, 0, g!))];
   },
   LeakyRelu: (ctx, [g]) => {
     const x = ctx.input(0);
