@@ -59,7 +59,9 @@ export const elementwiseRules: Record<string, GradRule> = {
   Sqrt: (ctx, [g]) => [ctx.t.div(ctx.t.mul(g!, c(ctx, 0.5, g!)), ctx.output(0))],
   Relu: (ctx, [g]) => {
     // y > 0 exactly where x > 0: reading the output, which the next layer keeps for its own
-    // gradient anyway, lets the pre-activation be freed after the forward.
+    // gradient anyway, lets the pre-activation be freed after the forward. (g · Cast(y > 0) runs
+    // ~4× faster than this Where on onnxruntime's CPU, but its float masks cost R18-FPN FCOS 58 MB
+    // more peak memory than these bool ones, for 1 % of its step: measured, not kept.)
     const y = ctx.output(0);
     return [ctx.t.where(ctx.t.greater(y, c(ctx, 0, y)), g!, c(ctx, 0, g!))];
   },
