@@ -115,12 +115,11 @@ export class SearchGrid {
   private readonly start: Int32Array;
   /** The sorted values and two NaN (no x is >= NaN), so a query may read two past its cell's start. */
   private readonly padded: Float64Array;
+  private readonly size: number;
 
-  constructor(
-    private readonly sorted: Float64Array,
-    cellsPerValue = 4,
-  ) {
+  constructor(sorted: Float64Array, cellsPerValue = 4) {
     const n = sorted.length;
+    this.size = n;
     const span = n > 0 ? sorted[n - 1]! - sorted[0]! : 0;
     this.cells = span > 0 && Number.isFinite(span) ? Math.max(1, Math.min(cellsPerValue * n, 1 << 22)) : 1;
     this.origin = n > 0 ? sorted[0]! : 0;
@@ -156,17 +155,17 @@ export class SearchGrid {
   /** Number of values <= x (x not NaN). */
   countLessOrEqual(x: number): number {
     const c = this.start[this.cellOf(x)]!;
-    if (c < 0) return boundFrom(this.sorted, x, ~c, this.sorted.length, true);
+    if (c < 0) return firstAbove(this.padded, x, ~c, this.size);
     const a = this.padded;
     return c + +(x >= a[c]!) + +(x >= a[c + 1]!);
   }
 }
 
-/** First index in [lo, hi) whose value is not < x (not <= x when inclusive); hi if none. */
-function boundFrom(a: Float64Array, x: number, lo: number, hi: number, inclusive: boolean): number {
+/** First index in [lo, hi) of ascending `a` whose value is > x; hi if none. */
+function firstAbove(a: Float64Array, x: number, lo: number, hi: number): number {
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (inclusive ? a[mid]! <= x : a[mid]! < x) lo = mid + 1;
+    if (a[mid]! <= x) lo = mid + 1;
     else hi = mid;
   }
   return lo;
