@@ -19,9 +19,13 @@ export interface StaticShapes {
   fullDims(name: string): number[] | undefined;
   /** The values of a small int64/int32 tensor (at most MAX_VALUES elements) when known. */
   values(name: string): number[] | undefined;
+  /** The values of a small float32 tensor (constants, and the size arithmetic on them) when known. */
+  floatValues(name: string): number[] | undefined;
 }
 
 const MAX_VALUES = 64;
+/** TensorProto data types of integers (int8 … uint64): values through a Cast to these stay exact. */
+const INT_TYPES = new Set([2, 3, 4, 5, 6, 7, 12, 13]);
 
 const SAME_SHAPE = new Set([
   "Abs", "Acos", "Asin", "Atan", "BatchNormalization", "Cast", "CastLike", "Ceil", "Celu", "Clip", "Cos", "Cosh", "Dropout",
@@ -94,7 +98,7 @@ function windowOut(size: number | undefined, k: number, stride: number, dilation
 export function staticShapes(g: GraphProto): StaticShapes {
   const dims = new Map<string, Dims>();
   const values = new Map<string, number[]>();
-  const floats = new Map<string, number[]>(); // small float32 constants (Resize's scales)
+  const floats = new Map<string, number[]>(); // small float32 values (Resize's scales, size arithmetic)
   const isInt = (t: TensorProto) => t.dataType === 7 || t.dataType === 6;
   const fromTensor = (name: string, t: TensorProto) => {
     dims.set(name, t.dims.map(Number));
@@ -113,6 +117,7 @@ export function staticShapes(g: GraphProto): StaticShapes {
   for (const n of g.node) {
     try {
       infer(n);
+      inferValues(n);
     } catch {
       // A malformed node (wrong input count, axis out of range): its outputs stay unknown.
     }
@@ -142,7 +147,9 @@ export function staticShapes(g: GraphProto): StaticShapes {
       return;
     }
     if (SAME_SHAPE.has(op)) {
-      set(out, x, ["Identity", "Cast"].includes(op) ? V(n.input[0]) : undefined);
+      // A Cast keeps integer values only when it casts to an integer type (float values: inferValues).
+      const keepsInts = op === "Identity" || (op === "Cast" && INT_TYPES.has(attrInt(n, "to", 0)));
+      set(out, x, keepsInts ? V(n.input[0]) : undefined);
       if (op === "BatchNormalization" && x && x.length > 1) for (const o of n.output.slice(1)) set(o, [x[1]]);
       if (op === "Dropout" && n.output[1]) set(n.output[1], x);
       return;
@@ -278,7 +285,9 @@ export function staticShapes(g: GraphProto): StaticShapes {
       case "Transpose": {
         if (!x) return;
         const perm = attrInts(n, "perm") ?? x.map((_, k) => x.length - 1 - k);
-        set(out, perm.map((p) => x[p]));
+        const v = V(n.input[0]);
+        const full = allKnown(x);
+        set(out, perm.map((p) => x[p]), v && full ? transposeValues(v, full, perm) : undefined);
         return;
       }
       case "Concat": {
@@ -336,12 +345,21 @@ export function staticShapes(g: GraphProto): StaticShapes {
             d[a] = Math.max(0, Math.ceil((s - e) / -step));
           }
         });
+        // The values of a small integer tensor, sliced along each axis (pads reversed by a step of −1, say).
         const v = V(n.input[0]);
+        const full = allKnown(x);
         let sliced: number[] | undefined;
-        if (v && x.length === 1 && axes.length === 1 && steps[0] === 1 && x[0] !== undefined) {
-          const size = x[0];
-          const s = Math.max(0, Math.min(size, starts[0]! < 0 ? starts[0]! + size : starts[0]!));
-          sliced = v.slice(s, s + d[0]!);
+        if (v && full && allKnown(d)) {
+          const picks = full.map((size, a) => Array.from({ length: size }, (_, i) => i));
+          axes.forEach((a0, i) => {
+            const a = norm(a0, x.length);
+            const size = full[a]!;
+            const step = steps[i]!;
+            const start = starts[i]! < 0 ? starts[i]! + size : starts[i]!;
+            const first = step > 0 ? Math.max(0, Math.min(size, start)) : Math.max(-1, Math.min(size - 1, start));
+            picks[a] = Array.from({ length: d[a]! }, (_, j) => first + j * step);
+          });
+          sliced = gatherValues(v, full, picks);
         }
         set(out, d, sliced);
         return;
@@ -397,7 +415,12 @@ export function staticShapes(g: GraphProto): StaticShapes {
       }
       case "ConstantOfShape": {
         const shape = V(n.input[0]);
-        if (shape) set(out, shape);
+        if (!shape) return;
+        const t = attr(n, "value")?.t;
+        const count = product(shape)!;
+        const fill = t ? (isInt(t) ? intValues(t)[0] : undefined) : undefined;
+        // An integer fill (or the default, float 0 — only when there is nothing to fill) has values.
+        set(out, shape, count <= MAX_VALUES && (fill !== undefined || count === 0) ? Array(count).fill(fill ?? 0) : undefined);
         return;
       }
       case "Range": {
@@ -442,11 +465,123 @@ export function staticShapes(g: GraphProto): StaticShapes {
       }
     }
   }
+  /**
+   * Values of small tensors through the scalar arithmetic exports do on sizes (torchvision's
+   * transform: image size → float scale → floor → int sizes for Resize): float32 values are
+   * rounded to float32 after every op, as onnxruntime computes them, so the sizes come out exact.
+   */
+  function inferValues(n: NodeProto): void {
+    const op = n.domain && n.domain !== "ai.onnx" ? "" : n.opType;
+    const out = n.output[0];
+    if (!out) return;
+    const F = (name: string | undefined) => (name ? floats.get(name) : undefined);
+    const setFloats = (f: number[] | undefined) => {
+      if (f && f.length <= MAX_VALUES && f.every(Number.isFinite)) floats.set(out, f.map(Math.fround));
+    };
+    const setInts = (v: number[] | undefined) => {
+      if (v && v.length <= MAX_VALUES && v.every(Number.isSafeInteger)) values.set(out, v);
+    };
+    const x = F(n.input[0]);
+    switch (op) {
+      case "Constant":
+        if (attr(n, "value_float")) setFloats([attr(n, "value_float")!.f]);
+        if (attr(n, "value_floats")) setFloats([...attr(n, "value_floats")!.floats]);
+        return;
+      case "Cast": {
+        const to = attrInt(n, "to", 0);
+        const ints = V(n.input[0]);
+        if (to === 1) setFloats(x ?? ints);
+        else if ((to === 6 || to === 7) && x) setInts(x.map(Math.trunc));
+        return;
+      }
+      case "Identity":
+      case "Unsqueeze":
+      case "Squeeze":
+      case "Reshape":
+      case "Flatten":
+        return setFloats(x);
+      case "Neg":
+        return setFloats(x?.map((v) => -v));
+      case "Abs":
+        return setFloats(x?.map(Math.abs));
+      case "Reciprocal":
+        return setFloats(x?.map((v) => 1 / v));
+      case "Sqrt":
+        return setFloats(x?.map(Math.sqrt));
+      case "Floor":
+        return setFloats(x?.map(Math.floor));
+      case "Ceil":
+        return setFloats(x?.map(Math.ceil));
+      case "Add":
+      case "Sub":
+      case "Mul":
+      case "Div":
+      case "Min":
+      case "Max": {
+        const fs = n.input.map(F);
+        const is = n.input.map(V);
+        const numeric = fs.every(Boolean) ? { vals: fs as number[][], float: true } : is.every(Boolean) && (op === "Min" || op === "Max") ? { vals: is as number[][], float: false } : undefined;
+        if (!numeric || !numeric.vals.length) return;
+        const count = Math.max(...numeric.vals.map((v) => v.length));
+        if (numeric.vals.some((v) => v.length !== 1 && v.length !== count)) return;
+        const at = (v: number[], i: number) => v[v.length === 1 ? 0 : i]!;
+        const combine = (p: number, q: number) =>
+          op === "Add" ? p + q : op === "Sub" ? p - q : op === "Mul" ? p * q : op === "Div" ? p / q : op === "Min" ? Math.min(p, q) : Math.max(p, q);
+        const result = Array.from({ length: count }, (_, i) =>
+          numeric.vals.slice(1).reduce((acc, v) => (numeric.float ? Math.fround(combine(acc, at(v, i))) : combine(acc, at(v, i))), at(numeric.vals[0]!, i)));
+        return numeric.float ? setFloats(result) : setInts(result);
+      }
+      case "ReduceMin":
+      case "ReduceMax":
+      case "ReduceProd":
+      case "ReduceSum": {
+        // Only a reduction of a 1-D tensor to one value (a shape's min or max, say).
+        const d = D(n.input[0]);
+        if (d?.length !== 1) return;
+        const reduce = (v: number[]) =>
+          v.length === 0 ? undefined : [v.reduce((a, b) => (op === "ReduceMin" ? Math.min(a, b) : op === "ReduceMax" ? Math.max(a, b) : op === "ReduceProd" ? a * b : a + b))];
+        const ints = V(n.input[0]);
+        if (ints) setInts(reduce(ints));
+        else if (x && (op === "ReduceMin" || op === "ReduceMax")) setFloats(reduce(x));
+        return;
+      }
+      case "Concat": {
+        const fs = n.input.filter(Boolean).map(F);
+        if (fs.length && fs.every(Boolean) && D(out)?.length === 1) setFloats(fs.flat() as number[]);
+        return;
+      }
+    }
+  }
   return {
     dims: (name) => dims.get(name),
     fullDims: (name) => allKnown(dims.get(name)),
     values: (name) => values.get(name),
+    floatValues: (name) => floats.get(name),
   };
+}
+
+/** Row-major values of a tensor of `dims`, keeping along each axis the indices `picks[axis]`. */
+function gatherValues(v: number[], dims: number[], picks: number[][]): number[] {
+  const out: number[] = [];
+  const strides = dims.map((_, a) => dims.slice(a + 1).reduce((p, q) => p * q, 1));
+  const walk = (a: number, offset: number) => {
+    if (a === dims.length) return void out.push(v[offset]!);
+    for (const i of picks[a]!) walk(a + 1, offset + i * strides[a]!);
+  };
+  walk(0, 0);
+  return out;
+}
+
+/** Row-major values of a small tensor of `dims` transposed by `perm`. */
+function transposeValues(v: number[], dims: number[], perm: number[]): number[] {
+  const strides = dims.map((_, a) => dims.slice(a + 1).reduce((p, q) => p * q, 1));
+  const out: number[] = [];
+  const walk = (k: number, offset: number) => {
+    if (k === perm.length) return void out.push(v[offset]!);
+    for (let i = 0; i < dims[perm[k]!]!; i++) walk(k + 1, offset + i * strides[perm[k]!]!);
+  };
+  walk(0, 0);
+  return out;
 }
 
 function float32Values(t: TensorProto): number[] {
