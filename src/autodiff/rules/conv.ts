@@ -83,6 +83,16 @@ function weightGrad(t: TensorOps, input: Value, outGrad: Value, like: Value, g: 
 const prod = (v: readonly number[]) => v.reduce((a, b) => a * b, 1);
 
 /**
+ * [N, C, *S] → [C, N, *S]. With one image (each graph copy of a one-image-per-run export) that is
+ * only a Reshape, which onnxruntime does without copying.
+ */
+function swapBatchAndChannels(t: TensorOps, v: Value, spatial: number, dims: number[] | undefined): Value {
+  if (dims?.[0] === 1) return t.reshape(v, t.e.ints([dims[1]!, 1, ...dims.slice(2)]));
+  const perm = [1, 0, ...Array.from({ length: spatial }, (_, i) => i + 2)];
+  return t.e.op1("Transpose", [v], { perm }, { dtype: v.dtype ?? "float32" });
+}
+
+/**
  * dW of a stride-1, ungrouped convolution without unfolding X. Channels-first and padded, X is one
  * row of N·∏S_pad values per channel; in that flat layout kernel offset j is a constant shift s_j,
  * so its patch rows are a contiguous Slice (a memcpy per channel) starting at s_j. dY, padded at
@@ -98,9 +108,8 @@ function weightGradByShifts(t: TensorOps, x: Value, dy: Value, wDims: number[], 
   const n = g.spatial;
   const K = prod(k);
   const dtype = x.dtype ?? "float32";
-  const perm = [1, 0, ...Array.from({ length: n }, (_, i) => i + 2)];
-  const channelsFirst = t.e.op1("Transpose", [x], { perm }, { dtype }); // [C, N, *S]
-  const outGrad = t.e.op1("Transpose", [dy], { perm }, { dtype }); // [O, N, *S_out]
+  const channelsFirst = swapBatchAndChannels(t, x, n, xDims); // [C, N, *S]
+  const outGrad = swapBatchAndChannels(t, dy, n, dyDims); // [O, N, *S_out]
   if (K === 1 && [...g.padsBegin, ...g.padsEnd].every((p) => p === 0)) {
     // A 1×1 kernel without padding: one shift of 0, so X and dY line up as they are.
     return t.reshape(t.e.op1("Gemm", [t.reshape(outGrad, t.e.ints([O, -1])), t.reshape(channelsFirst, t.e.ints([C, -1]))], { transB: 1 }, { dtype }), t.e.ints(wDims));
@@ -172,7 +181,7 @@ function weightGradByShifts(t: TensorOps, x: Value, dy: Value, wDims: number[], 
  * multiplier K would do the same, but onnxruntime-web's WebGPU EP computes that wrongly (measured:
  * multiplier 9 off by up to 18, multipliers 1–4 exact). A 1×1 stride-1 kernel needs no unfolding.
  */
-function weightGradByPatches(t: TensorOps, x: Value, dy: Value, wDims: number[], g: ConvGeometry): Value {
+function weightGradByPatches(t: TensorOps, x: Value, dy: Value, wDims: number[], g: ConvGeometry, batch: number | undefined): Value {
   const [O, Cg, ...k] = wDims as [number, number, ...number[]];
   const K = prod(k);
   const C = Cg * g.group;
@@ -205,7 +214,9 @@ function weightGradByPatches(t: TensorOps, x: Value, dy: Value, wDims: number[],
   // slower per step on R18-FPN FCOS: its [N, O, C·K] partial sums outweigh the patches where the
   // map is small and the channels many.)
   const arrange = (v: Value, rows: number) =>
-    t.reshape(t.e.op1("Transpose", [t.reshape(v, t.concat([N, t.e.ints([rows, -1])]))], { perm: [1, 0, 2] }, { dtype }), t.e.ints([rows, -1]));
+    batch === 1
+      ? t.reshape(v, t.e.ints([rows, -1])) // one image: already in that order
+      : t.reshape(t.e.op1("Transpose", [t.reshape(v, t.concat([N, t.e.ints([rows, -1])]))], { perm: [1, 0, 2] }, { dtype }), t.e.ints([rows, -1]));
   const dw = t.e.op1("Gemm", [arrange(dy, O), arrange(patches, C * K)], { transB: 1 }, { dtype });
   return t.reshape(dw, t.e.ints(wDims));
 }
@@ -222,6 +233,14 @@ function flippedKernel(t: TensorOps, w: Value, wDims: number[], group: number): 
   const [O, Cg, ...k] = wDims as [number, number, ...number[]];
   const K = prod(k);
   const dtype = w.dtype ?? "float32";
+  if (K === 1 && group === 1) {
+    // A 1×1 kernel is a matrix: transposed as one, since onnxruntime's optimizer merges the 4-D
+    // form with the Reshape after it into a transpose it walks element by element (3.6 ms for a
+    // [2048, 512] weight, 0.1 ms as a matrix).
+    const kernel = t.reshape(t.e.op1("Transpose", [t.reshape(w, t.e.ints([O, Cg]))], { perm: [1, 0] }, { dtype }), t.e.ints([Cg, O, ...k]));
+    cache.set(key, kernel);
+    return kernel;
+  }
   const swapped = t.e.op1("Transpose", [t.reshape(w, t.e.ints([group, O / group, Cg, K]))], { perm: [0, 2, 1, 3] }, { dtype });
   let flipped = swapped;
   if (K > 1) {
@@ -263,7 +282,7 @@ export const convRules: Record<string, GradRule> = {
       : wDims && wDims.length === g.spatial + 2
         ? shifts
           ? weightGradByShifts(t, x, dy!, wDims, g, ctx.staticDims(0), allKnown(ctx.outputDims(0)))
-          : weightGradByPatches(t, x, dy!, wDims, g)
+          : weightGradByPatches(t, x, dy!, wDims, g, ctx.staticDims(0)?.[0])
         : weightGrad(t, x, dy!, w, g, false);
     let db: Value | undefined;
     if (ctx.node.input[2] && ctx.needs(2)) {
