@@ -6,6 +6,7 @@
 import { encodeModel } from "../onnx/model_codec.ts";
 import { cutAtValues, definedValues } from "../onnx/cut.ts";
 import type { ModelProto, ValueInfoProto } from "../onnx/proto.ts";
+import { staticShapes } from "../autodiff/static_shape.ts";
 import { untieExportTies } from "../autodiff/untie.ts";
 import { RankSortSession } from "../runtime/session.ts";
 import { AdapterError, type DetectorAdapter } from "./adapter.ts";
@@ -86,6 +87,18 @@ function expectedAnchors(adapter: DetectorAdapter, k: number): number {
 
 const POSTPROCESS_OPS = new Set(["NonMaxSuppression", "TopK"]);
 
+/** The head tensors' dims from static shapes (an unknown batch read as `batch`), if all are known. */
+function staticHeadShapes(heads: ModelProto, names: readonly string[], batch: number): Record<string, readonly number[]> | undefined {
+  const known = staticShapes(heads.graph!);
+  const shapes: Record<string, readonly number[]> = {};
+  for (const name of names) {
+    const d = known.dims(name)?.map((v, k) => v ?? (k === 0 ? batch : undefined));
+    if (!d?.every((v) => v !== undefined)) return undefined;
+    shapes[name] = d as number[];
+  }
+  return shapes;
+}
+
 export async function bindDetector(source: ModelProto, adapter: DetectorAdapter, label = "model"): Promise<BoundDetector> {
   const model = untieExportTies(source).model;
   const input = modelImageInput(model, adapter, label);
@@ -105,19 +118,11 @@ export async function bindDetector(source: ModelProto, adapter: DetectorAdapter,
   });
   const headNames = headTensorNames(adapter);
   const heads = cutAtValues(model, headNames);
-  // One probe run on a blank image measures the heads (channels, feature-map sizes).
   const batch = input.staticBatch ?? 1;
   const S = input.size;
-  let shapes: Record<string, readonly number[]>;
-  try {
-    // Outside Node, Bun and Deno (a page, a worker) the probe runs on onnxruntime-web's WASM EP.
-    const probe = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ? "cpu" : "wasm";
-    const session = await RankSortSession.create(encodeModel(heads), { executionProvider: probe });
-    const out = await session.run({ [input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S), dims: input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
-    shapes = Object.fromEntries(headNames.map((n) => [n, out[n]!.dims]));
-  } catch (e) {
-    throw new AdapterError(`${label}: running the model up to its head tensors failed: ${(e as Error).message.split("\n")[0]}`);
-  }
+  // The heads' shapes (channels, feature-map sizes) are known before running for most exports;
+  // otherwise one probe run on a blank image measures them (seconds for a ResNet-50 detector).
+  const shapes = staticHeadShapes(heads, headNames, batch) ?? (await probeHeadShapes(heads, headNames, input, batch, label));
   const levelShapes: { height: number; width: number }[] = [];
   const anchorsPerLocation: number[] = [];
   let classChannels = 0;
@@ -149,6 +154,20 @@ export async function bindDetector(source: ModelProto, adapter: DetectorAdapter,
   }
   const resolved: DetectorAdapter = { ...adapter, numClasses, imageSize: S };
   return { adapter: resolved, input, model, heads, headNames, layout: anchorLayout(resolved, levelShapes), classChannels, anchorsPerLocation };
+}
+
+/** The head tensors' dims measured by one run of the cut model on a blank image. */
+async function probeHeadShapes(heads: ModelProto, names: readonly string[], input: ModelImageInput, batch: number, label: string): Promise<Record<string, readonly number[]>> {
+  const S = input.size;
+  try {
+    // Outside Node, Bun and Deno (a page, a worker) the probe runs on onnxruntime-web's WASM EP.
+    const probe = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ? "cpu" : "wasm";
+    const session = await RankSortSession.create(encodeModel(heads), { executionProvider: probe });
+    const out = await session.run({ [input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S), dims: input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
+    return Object.fromEntries(names.map((n) => [n, out[n]!.dims]));
+  } catch (e) {
+    throw new AdapterError(`${label}: running the model up to its head tensors failed: ${(e as Error).message.split("\n")[0]}`);
+  }
 }
 
 /** A native adapter bound: the model cut at its output and logits, assignment geometry from the strides. */
