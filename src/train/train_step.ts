@@ -9,6 +9,7 @@ import { GradientError } from "../autodiff/rule.ts";
 import { type DTypeName, dtypeName, NameAllocator, NodeEmitter, type Value, valueInfo } from "../onnx/builder.ts";
 import { clone, create, type ModelProto, ModelProtoSchema, type NodeProto, NodeProtoSchema, OperatorSetIdProtoSchema, type TensorProto } from "../onnx/proto.ts";
 import { TensorOps } from "../onnx/tensor_ops.ts";
+import { eliminateCommonSubexpressions } from "../onnx/common_subexpressions.ts";
 import { addFunctionBodies } from "../ops/library.ts";
 import { DOMAIN, DOMAIN_VERSION } from "../ops/domain.ts";
 
@@ -266,6 +267,8 @@ export function buildTrainStep(spec: TrainStepSpec): TrainStepGraph {
   mg.output = mg.output.filter((v) => v.name === lossName || v.name === nonFinite || Object.values(next).includes(v.name) || Object.values(report).includes(v.name));
   mg.node.push(...e.nodes);
   importOpsets(m, e);
+  // Rules and graph copies repeat weight- and shape-only computations; merged here in one pass.
+  eliminateCommonSubexpressions(mg);
   return { model: m, parameters: trainable.map((p) => p.name), buffers: Object.keys(buffers), state, dataInputs, next, loss: lossName, report, nonFinite, initial, inferenceModel: spec.inferenceModel ?? base };
 }
 
