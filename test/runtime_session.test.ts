@@ -110,6 +110,7 @@ describe("RankSortSession", () => {
     await expect(RankSortSession.create(model, { executionProvider: "tpu" as never })).rejects.toThrow(/unknown execution provider "tpu"/);
     await expect(RankSortSession.create(model, { executionProvider: "cuda" })).rejects.toThrow(/execution provider cuda is not available in this onnxruntime-node build/);
     for (const threads of [0, -1, 1.5, Number.NaN]) await expect(RankSortSession.create(model, { threads })).rejects.toThrow(/threads: expected a whole number ≥ 1, got/);
+    await expect(RankSortSession.create(model, { optimization: "extended" as never })).rejects.toThrow(/optimization: expected "basic" or "all", got "extended"/);
     const s = await RankSortSession.create(model, { mode: "kernels" });
     await expect(s.run({ features: feeds.features! })).rejects.toThrow(/missing input "targets"/);
     await expect(s.run({ ...feeds, extra: feeds.targets! })).rejects.toThrow(/unknown input "extra"/);
@@ -119,6 +120,12 @@ describe("RankSortSession", () => {
     const [a] = bad.op("APLoss", [bad.op1("Cast", [l], { to: 11 }), t], {}, { domain: DOMAIN, outputs: ["a", "g"], name: "ap" });
     bad.output(a!, "a", "float32");
     await expect(RankSortSession.create(bad.model())).rejects.toThrow(/ap.*APLoss input 0 \(logits\) .* must be float32, got float64/);
+  });
+
+  test("a session built with basic optimization computes what the fully optimized one does", async () => {
+    const [basic, all] = await Promise.all([RankSortSession.create(model, { optimization: "basic" }), RankSortSession.create(model)]);
+    const [a, b] = [await basic.run(feeds), await all.run(feeds)];
+    for (const name of Object.keys(b)) expect([...(a[name]!.data as Float32Array)]).toEqual([...(b[name]!.data as Float32Array)]);
   });
 
   test("a kernel backend registered from outside plugs in by name", async () => {

@@ -6,7 +6,6 @@
 // its weights. Either way the graph after the head is rewritten (src/onnx/class_surgery.ts), run in
 // onnxruntime, and bound again, so the exported file's class outputs are the dataset's.
 
-import { encodeModel } from "../onnx/model_codec.ts";
 import { cutAtValues } from "../onnx/cut.ts";
 import { ClassSurgeryError, downstreamValues, rewriteClassChannels } from "../onnx/class_surgery.ts";
 import type { ModelProto } from "../onnx/proto.ts";
@@ -48,7 +47,7 @@ export async function fitClassSet(bound: BoundDetector, datasetNames: readonly s
     const rebound = await bindDetector(rewritten, adapter, label);
     // The whole file (post-processing included) must still run.
     const S = rebound.input.size;
-    const session = await RankSortSession.create(encodeModel(rewritten), { executionProvider: "cpu" });
+    const session = await RankSortSession.create(rewritten, { executionProvider: "cpu", optimization: "basic" });
     await session.run({ [rebound.input.name]: { type: "float32", data: new Float32Array((rebound.input.staticBatch ?? 1) * 3 * S * S).fill(0.5), dims: rebound.input.layout === "CHW" ? [3, S, S] : [rebound.input.staticBatch ?? 1, 3, S, S] } });
     return rebound;
   } catch (e) {
@@ -93,7 +92,7 @@ async function rewriteForClasses(bound: BoundDetector, classRows: number[], seed
   const batch = bound.input.staticBatch ?? 1;
   const shapes = new Map<string, number[]>();
   try {
-    const session = await RankSortSession.create(encodeModel(cutAtValues(bound.model, [...probe])), { executionProvider: "cpu" });
+    const session = await RankSortSession.create(cutAtValues(bound.model, [...probe]), { executionProvider: "cpu", optimization: "basic" });
     const out = await session.run({ [bound.input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S).fill(0.5), dims: bound.input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
     for (const [k, v] of Object.entries(out)) shapes.set(k, [...v.dims]);
   } catch (e) {

@@ -3,7 +3,6 @@
 // class count and anchor layout that follow. Training, evaluation and the drop-in check all start
 // from a binding, so a preset that does not fit fails here, before any work, with what to do.
 
-import { encodeModel } from "../onnx/model_codec.ts";
 import { cutAtValues, definedValues } from "../onnx/cut.ts";
 import type { ModelProto, ValueInfoProto } from "../onnx/proto.ts";
 import { staticShapes } from "../autodiff/static_shape.ts";
@@ -162,7 +161,7 @@ async function probeHeadShapes(heads: ModelProto, names: readonly string[], inpu
   try {
     // Outside Node, Bun and Deno (a page, a worker) the probe runs on onnxruntime-web's WASM EP.
     const probe = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ? "cpu" : "wasm";
-    const session = await RankSortSession.create(encodeModel(heads), { executionProvider: probe });
+    const session = await RankSortSession.create(heads, { executionProvider: probe, optimization: "basic" });
     const out = await session.run({ [input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S), dims: input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
     return Object.fromEntries(names.map((n) => [n, out[n]!.dims]));
   } catch (e) {

@@ -3,7 +3,6 @@
 // post-processing starts, how BatchNorm was exported, and which preset fits — with a draft adapter.
 
 import type { CocoDataset } from "../data/coco.ts";
-import { encodeModel } from "../onnx/model_codec.ts";
 import { cutAtValues } from "../onnx/cut.ts";
 import type { ModelProto, NodeProto } from "../onnx/proto.ts";
 import { RankSortSession } from "../runtime/session.ts";
@@ -91,7 +90,7 @@ export async function inspectModel(source: ModelProto, label: string, dataset?: 
   const names = leaves.map((n) => n.output[0]!);
   let dims: Record<string, readonly number[]>;
   try {
-    const session = await RankSortSession.create(encodeModel(cutAtValues(model, names)), { executionProvider: "cpu" });
+    const session = await RankSortSession.create(cutAtValues(model, names), { executionProvider: "cpu", optimization: "basic" });
     const batch = input.staticBatch ?? 1;
     const out = await session.run({ [input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S), dims: input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
     dims = Object.fromEntries(names.map((n) => [n, out[n]!.dims]));

@@ -4,7 +4,6 @@
 // format from where the first two box channels sit relative to the cell centres, the score
 // activation from the Sigmoid behind the output, DFL bins from the expectation conv after a Softmax.
 
-import { encodeModel } from "../onnx/model_codec.ts";
 import { cutAtValues } from "../onnx/cut.ts";
 import type { ModelProto } from "../onnx/proto.ts";
 import { RankSortSession } from "../runtime/session.ts";
@@ -36,7 +35,7 @@ export async function inspectNative(model: ModelProto, input: ModelImageInput, l
   const names = [output, ...headConvs.map((n) => n.output[0]!)];
   let out: Record<string, { dims: readonly number[]; data: unknown }>;
   try {
-    const session = await RankSortSession.create(encodeModel(cutAtValues(model, names)), { executionProvider: "cpu" });
+    const session = await RankSortSession.create(cutAtValues(model, names), { executionProvider: "cpu", optimization: "basic" });
     out = await session.run({ [input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S).fill(0.5), dims: input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
   } catch {
     return undefined;
