@@ -4,8 +4,12 @@
 // in its own process). Needs python3-torch. Run it on a quiet machine: PyTorch slows far more than
 // onnxruntime under contention.
 //
-//   bun bench/train_step.ts [--models tiny_fcos:64,r18_fcos:256,ssdlite:320] [--batch 2] [--threads 2]
+//   bun bench/train_step.ts [--models tiny_fcos:64,r18_fcos:256,ssdlite:320,fcos_r50_full:256,…] [--batch 2] [--threads 2]
 //                           [--steps 7] [--rounds 2] [--runtime node|bun|deno] [--steps-per-run K]
+//
+// The *_full models are torchvision's full detectors exported the ordinary way (post-processing
+// included, one image per run): the onnxruntime side trains them as `ranksort train` does (bound by
+// their preset, one graph copy per image), PyTorch the same layers from its transform to the heads.
 //
 // The onnxruntime side (train_step_side.mjs) runs on Node by default, the runtime of the `ranksort`
 // command. (Bun returns each step's outputs in freshly mapped memory, which this VM faults in at
@@ -25,7 +29,7 @@ import { printTable } from "../src/cli/commands/demo.ts";
 const { values } = parseArgs({
   args: process.argv.slice(2),
   options: {
-    models: { type: "string", default: "tiny_fcos:64,r18_fcos:256,ssdlite:320" },
+    models: { type: "string", default: "tiny_fcos:64,r18_fcos:256,ssdlite:320,fcos_r50_full:256,retinanet_r50_full:256,ssdlite_full:320" },
     batch: { type: "string", default: "2" },
     threads: { type: "string", default: "2" },
     steps: { type: "string", default: "7" },
@@ -48,6 +52,8 @@ interface TorchResult {
   first_step_ms: number;
   peak_rss_mb: number;
   parameters: string[];
+  /** The ranksort preset of a full export (*_full). */
+  preset?: string | null;
 }
 
 function torchSide(name: string, size: number, extra: string[]): TorchResult {
@@ -74,7 +80,7 @@ try {
     let best: { ort: TorchResult; torch: TorchResult } | undefined;
     for (let r = 0; r < rounds; r++) {
       const torch = torchSide(name, size, ["--steps", String(steps)]);
-      const args = [join(here, "train_step_side.mjs"), onnx, String(size), String(batch), String(threads), String(steps), JSON.stringify(torch.parameters), values["steps-per-run"]!];
+      const args = [join(here, "train_step_side.mjs"), onnx, String(size), String(batch), String(threads), String(steps), JSON.stringify(torch.parameters), values["steps-per-run"]!, torch.preset ?? ""];
       const run = spawnSync(runtime, [...runtimeArgs, ...args], { encoding: "utf8", maxBuffer: 1 << 24 });
       if (run.status !== 0) throw new Error(`onnxruntime side failed: ${run.stderr.slice(-2000)}`);
       const ort = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as TorchResult;
