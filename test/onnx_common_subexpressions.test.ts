@@ -53,14 +53,14 @@ describe("eliminateCommonSubexpressions", () => {
     expect([...(Object.values(out)[0]!.data as Float32Array)]).toEqual([0, 4, 0]);
   });
 
-  test("random draws and graph outputs stay; an optional output only a later copy uses moves to the earlier one", async () => {
+  test("random draws, graph outputs and a node asking for another set of outputs are not merged", async () => {
     const g = new GraphBuilder("keep");
     const x = g.input("x", "float32", [1, 2, 4, 5]);
     const r1 = g.op1("RandomUniformLike", [x]);
     const r2 = g.op1("RandomUniformLike", [x]);
     const o1 = g.op1("Neg", [x]);
     const o2 = g.op1("Neg", [x]);
-    // The forward's MaxPool keeps only values; a later one (its gradient's) also wants the indices.
+    // The forward's MaxPool keeps only values; a later one also wants the indices (a different node).
     const [v1] = g.op("MaxPool", [x], { kernel_shape: [2, 2] }, { outputs: 1 });
     const [v2, i2] = g.op("MaxPool", [x], { kernel_shape: [2, 2] }, { outputs: 2 });
     const outs = [r1, r2, o1, o2, g.op1("Abs", [v1!]), g.op1("Neg", [v2!]), g.op1("Cast", [i2!], { to: 1 })];
@@ -68,11 +68,10 @@ describe("eliminateCommonSubexpressions", () => {
     const model = g.model();
     const before = clone(ModelProtoSchema, model);
     const m = model.graph!;
-    expect(eliminateCommonSubexpressions(m)).toBe(1);
+    expect(eliminateCommonSubexpressions(m)).toBe(0);
     expect(m.node.filter((n) => n.opType === "RandomUniformLike")).toHaveLength(2);
     expect(m.node.filter((n) => n.opType === "Neg")).toHaveLength(3);
-    const pools = m.node.filter((n) => n.opType === "MaxPool");
-    expect(pools.map((n) => n.output)).toEqual([[v1!.name, i2!.name]]);
+    expect(m.node.filter((n) => n.opType === "MaxPool")).toHaveLength(2);
     const feeds = { x: new ort.Tensor("float32", Float32Array.from({ length: 40 }, (_, i) => Math.cos(i * 1.7)), [1, 2, 4, 5]) };
     const run = async (mm: typeof model) => {
       const out = await (await ort.InferenceSession.create(encodeModel(mm))).run(feeds);

@@ -35,7 +35,17 @@ export const poolResizeRules: Record<string, GradRule> = {
     if (ctx.string("auto_pad", "NOTSET") !== "NOTSET") throw new GradientError(`MaxPool node "${ctx.node.name}": auto_pad has no gradient rule yet; export with explicit pads`);
     if (ctx.int("storage_order", 0) !== 0) throw new GradientError(`MaxPool node "${ctx.node.name}": storage_order=1 has no gradient rule`);
     // The Indices output (flat over the whole tensor) of the same pooling, recomputed when unused.
-    const indices = ctx.node.output[1] ? { name: ctx.node.output[1], dtype: "int64" as const } : t.e.op("MaxPool", [ctx.input(0)], poolAttrs(ctx), { outputs: 2 })[1]!;
+    // The recomputation spells out a default the forward leaves implicit (one onnxruntime does not
+    // fill in at load, as it does storage_order): an identical node would be merged with the
+    // forward's by onnxruntime, which then cannot remove it (its indices are read) and reports a
+    // change in every optimizer round (all 10 rounds of the session build); making the forward emit
+    // the indices instead cost R18-FPN FCOS 30-50 MB of peak memory.
+    const attrs = poolAttrs(ctx);
+    const n = ctx.ints("kernel_shape", []).length;
+    if (!("dilations" in attrs)) attrs.dilations = Array(n).fill(1);
+    else if (!("strides" in attrs)) attrs.strides = Array(n).fill(1);
+    else if (!("pads" in attrs)) attrs.pads = Array(2 * n).fill(0);
+    const indices = ctx.node.output[1] ? { name: ctx.node.output[1], dtype: "int64" as const } : t.e.op("MaxPool", [ctx.input(0)], attrs, { outputs: 2 })[1]!;
     return [scatterAdd(t, ctx.input(0), indices, dy!)];
   },
   AveragePool: (ctx, [dy]) => {
