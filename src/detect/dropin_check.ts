@@ -93,12 +93,24 @@ export async function modelOwnDetections(model: Uint8Array, adapter: DetectorAda
 }
 
 /**
+ * How well two boxes agree: their IoU, or 1 when every coordinate matches to 0.1 % — a box clipped
+ * flat against the image border (common while a head is young) has no area, so no IoU, yet the two
+ * decodes agree exactly.
+ */
+function boxAgreement(a: readonly number[], b: readonly number[]): number {
+  if (a.every((v, k) => Math.abs(v - b[k]!) <= 1e-3 * Math.max(1, Math.abs(v)))) return 1;
+  const overlap = iou(Float32Array.from(a), 0, Float32Array.from(b), 0);
+  return Number.isFinite(overlap) ? overlap : 0;
+}
+
+/**
  * Agreement of two detection lists of one image, robust to exact score ties (letterbox padding gives
  * many anchors identical scores, and which of them survive top-k and NMS is order-dependent): per
  * class, the sorted score sequences must agree, and every detection whose score is unique in its
- * class must have a twin — same class, IoU ≥ 0.9, score within 1e-3 (relative 1%).
+ * class must have a twin — same class, IoU ≥ 0.9 (or the same corners), score within 1e-3
+ * (relative 1%).
  */
-function compareImage(a: ImageDetection[], b: ImageDetection[]): { compared: number; agreeing: number; ious: number[]; scoreDiffs: number[] } {
+export function compareImageDetections(a: ImageDetection[], b: ImageDetection[]): { compared: number; agreeing: number; ious: number[]; scoreDiffs: number[] } {
   let [compared, agreeing] = [0, 0];
   const ious: number[] = [];
   const scoreDiffs: number[] = [];
@@ -117,10 +129,10 @@ function compareImage(a: ImageDetection[], b: ImageDetection[]): { compared: num
         agreeing++;
         continue;
       }
-      const twin = bc.find((e) => close(e.score, x.score) && iou(Float32Array.from(e.box), 0, Float32Array.from(x.box), 0) >= 0.9);
+      const twin = bc.find((e) => close(e.score, x.score) && boxAgreement(e.box, x.box) >= 0.9);
       if (!twin) continue;
       agreeing++;
-      ious.push(iou(Float32Array.from(twin.box), 0, Float32Array.from(x.box), 0));
+      ious.push(boxAgreement(twin.box, x.box));
       scoreDiffs.push(Math.abs(twin.score - x.score));
     }
   }
@@ -138,7 +150,7 @@ export async function checkDropIn(model: Uint8Array, adapter: DetectorAdapter, i
   images.forEach((_, i) => {
     const a = own.detections[i]!.filter((d) => d.score >= floor);
     const b = ours[i]!.filter((d) => d.score >= floor);
-    const m = compareImage(a, b);
+    const m = compareImageDetections(a, b);
     nModel += a.length;
     nOurs += b.length;
     compared += m.compared;
