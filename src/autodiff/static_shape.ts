@@ -287,7 +287,7 @@ export function staticShapes(g: GraphProto): StaticShapes {
         const perm = attrInts(n, "perm") ?? x.map((_, k) => x.length - 1 - k);
         const v = V(n.input[0]);
         const full = allKnown(x);
-        set(out, perm.map((p) => x[p]), v && full ? transposeValues(v, full, perm) : undefined);
+        set(out, perm.map((p) => x[p]), v && full ? gatherValues(v, full, full.map((size) => Array.from({ length: size }, (_, i) => i)), perm) : undefined);
         return;
       }
       case "Concat": {
@@ -560,25 +560,17 @@ export function staticShapes(g: GraphProto): StaticShapes {
   };
 }
 
-/** Row-major values of a tensor of `dims`, keeping along each axis the indices `picks[axis]`. */
-function gatherValues(v: number[], dims: number[], picks: number[][]): number[] {
-  const out: number[] = [];
-  const strides = dims.map((_, a) => dims.slice(a + 1).reduce((p, q) => p * q, 1));
-  const walk = (a: number, offset: number) => {
-    if (a === dims.length) return void out.push(v[offset]!);
-    for (const i of picks[a]!) walk(a + 1, offset + i * strides[a]!);
-  };
-  walk(0, 0);
-  return out;
-}
-
-/** Row-major values of a small tensor of `dims` transposed by `perm`. */
-function transposeValues(v: number[], dims: number[], perm: number[]): number[] {
+/**
+ * Row-major values of a small tensor of `dims`, keeping along each axis the indices `picks[axis]`,
+ * the axes walked in `order` (the identity for a slice, the permutation for a transpose).
+ */
+function gatherValues(v: number[], dims: number[], picks: number[][], order: number[] = dims.map((_, a) => a)): number[] {
   const strides = dims.map((_, a) => dims.slice(a + 1).reduce((p, q) => p * q, 1));
   const out: number[] = [];
   const walk = (k: number, offset: number) => {
-    if (k === perm.length) return void out.push(v[offset]!);
-    for (let i = 0; i < dims[perm[k]!]!; i++) walk(k + 1, offset + i * strides[perm[k]!]!);
+    if (k === order.length) return void out.push(v[offset]!);
+    const a = order[k]!;
+    for (const i of picks[a]!) walk(k + 1, offset + i * strides[a]!);
   };
   walk(0, 0);
   return out;

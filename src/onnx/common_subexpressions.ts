@@ -12,13 +12,15 @@ const NONDETERMINISTIC = new Set(["RandomNormal", "RandomNormalLike", "RandomUni
 /** Attributes past this many serialized bytes (large constants) are not compared: such nodes stay. */
 const MAX_KEY_BYTES = 1 << 12;
 
+const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
 function attributeKey(n: NodeProto): string | undefined {
   let key = "";
   for (const a of [...n.attribute].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))) {
     // A tensor's own name is not part of its value (two Constants of the same value are one).
     const bytes = toBinary(AttributeProtoSchema, a.t?.name ? { ...a, t: { ...a.t, name: "" } } : a);
     if (bytes.length > MAX_KEY_BYTES) return undefined;
-    key += `${a.name}:${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")};`;
+    key += `${a.name}:${hex(bytes)};`;
   }
   return key;
 }
@@ -36,9 +38,9 @@ function renameInSubgraph(g: GraphProto, rename: ReadonlyMap<string, string>): v
 
 /**
  * Merges repeated computations of `g` in place (and repeated small initializers); returns how many
- * nodes and initializers it removed. Nodes that make
- * a graph output keep their names; nondeterministic ops and nodes holding subgraphs are kept as
- * they are (the values their subgraphs read from outside are renamed).
+ * nodes and initializers it removed. Nodes that make a graph output keep their names;
+ * nondeterministic ops and nodes holding subgraphs are kept as they are (the values their
+ * subgraphs read from outside are renamed).
  */
 export function eliminateCommonSubexpressions(g: GraphProto): number {
   const graphOutputs = new Set(g.output.map((v) => v.name));
@@ -51,7 +53,7 @@ export function eliminateCommonSubexpressions(g: GraphProto): number {
     if (inputs.has(t.name) || graphOutputs.has(t.name)) return true;
     const bytes = toBinary(TensorProtoSchema, { ...t, name: "" });
     if (bytes.length > MAX_KEY_BYTES) return true;
-    const key = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    const key = hex(bytes);
     const earlier = firstTensor.get(key);
     if (earlier === undefined) {
       firstTensor.set(key, t.name);

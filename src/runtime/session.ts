@@ -146,13 +146,13 @@ export class RankSortSession {
     if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) {
       throw new RuntimeError(`threads: expected a whole number ≥ 1, got ${options.threads}`);
     }
+    if (options.optimization !== undefined && options.optimization !== "basic" && options.optimization !== "all") {
+      throw new RuntimeError(`optimization: expected "basic" or "all", got ${JSON.stringify(options.optimization)}`);
+    }
     // A kernel backend may need to set up the host before onnxruntime loads.
     const backend = mode === "kernels" ? await getKernelBackend(options.kernelBackend ?? "cpu") : undefined;
     await backend?.prepareHost?.();
     const { ort, options: loaded, gpuBuffers } = await loadOrt(ep, backend?.location === "gpu-buffer" && ep === "webgpu", options.threads, options.memoryPattern);
-    if (options.optimization !== undefined && options.optimization !== "basic" && options.optimization !== "all") {
-      throw new RuntimeError(`optimization: expected "basic" or "all", got ${JSON.stringify(options.optimization)}`);
-    }
     const baseOptions = options.optimization === "basic" ? { ...loaded, graphOptimizationLevel: "basic" } : loaded;
     const ortOptions =
       gpuBuffers && options.deviceOutputs?.length && mode === "inline"

@@ -228,8 +228,13 @@ function flippedKernel(t: TensorOps, w: Value, wDims: number[], group: number): 
   const cache = flippedKernels.get(t.e) ?? new Map<string, Value>();
   flippedKernels.set(t.e, cache);
   const key = `${w.name}/${group}`;
-  const hit = cache.get(key);
-  if (hit) return hit;
+  const kernel = cache.get(key) ?? swapAndFlip(t, w, wDims, group);
+  cache.set(key, kernel);
+  return kernel;
+}
+
+/** [O, C/G, *k] → [C, O/G, *k]: output and input channels swapped per group, the kernel flipped. */
+function swapAndFlip(t: TensorOps, w: Value, wDims: number[], group: number): Value {
   const [O, Cg, ...k] = wDims as [number, number, ...number[]];
   const K = prod(k);
   const dtype = w.dtype ?? "float32";
@@ -237,9 +242,7 @@ function flippedKernel(t: TensorOps, w: Value, wDims: number[], group: number): 
     // A 1×1 kernel is a matrix: transposed as one, since onnxruntime's optimizer merges the 4-D
     // form with the Reshape after it into a transpose it walks element by element (3.6 ms for a
     // [2048, 512] weight, 0.1 ms as a matrix).
-    const kernel = t.reshape(t.e.op1("Transpose", [t.reshape(w, t.e.ints([O, Cg]))], { perm: [1, 0] }, { dtype }), t.e.ints([Cg, O, ...k]));
-    cache.set(key, kernel);
-    return kernel;
+    return t.reshape(t.e.op1("Transpose", [t.reshape(w, t.e.ints([O, Cg]))], { perm: [1, 0] }, { dtype }), t.e.ints([Cg, O, ...k]));
   }
   const swapped = t.e.op1("Transpose", [t.reshape(w, t.e.ints([group, O / group, Cg, K]))], { perm: [0, 2, 1, 3] }, { dtype });
   let flipped = swapped;
@@ -248,9 +251,7 @@ function flippedKernel(t: TensorOps, w: Value, wDims: number[], group: number): 
     for (let i = 0; i < K; i++) exchange[i * K + (K - 1 - i)] = 1;
     flipped = t.matmul(swapped, t.e.constant(dtype, exchange, [K, K]));
   }
-  const kernel = t.reshape(flipped, t.e.ints([group * Cg, O / group, ...k]));
-  cache.set(key, kernel);
-  return kernel;
+  return t.reshape(flipped, t.e.ints([group * Cg, O / group, ...k]));
 }
 
 export const convRules: Record<string, GradRule> = {
