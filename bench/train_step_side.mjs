@@ -23,37 +23,43 @@ const { Trainer } = await lib("train/trainer");
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 const t0 = performance.now();
-let model = readModel(onnx);
-let feeds;
-let inferenceModel;
-if (preset) {
-  const { bindDetector } = await lib("detect/detector_binding");
-  const { PRESETS } = await lib("detect/presets");
-  const { replicateGraph } = await lib("onnx/replicate");
-  const bound = await bindDetector(model, PRESETS[preset], onnx);
-  const copies = bound.input.layout === "CHW" ? batch : 1;
-  const replicated = replicateGraph(bound.heads, copies);
-  [model, inferenceModel] = [replicated.model, bound.model];
-  const image = (i, n) => Float32Array.from({ length: n }, (_, j) => 0.5 + 0.4 * Math.sin((i * n + j) * 0.37));
-  feeds = Object.fromEntries(Array.from({ length: copies }, (_, i) => {
-    const dims = bound.input.layout === "CHW" ? [3, size, size] : [batch, 3, size, size];
-    return [replicated.nameIn(i, bound.input.name), { type: "float32", data: image(i, dims.reduce((a, b) => a * b, 1)), dims }];
-  }));
-} else {
-  const x = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37));
-  feeds = { images: { type: "float32", data: x, dims: [batch, 3, size, size] } };
+// The model is read and bound inside this function, as `ranksort train` does it: the script keeps no
+// reference to it, so its bytes go once the trainer has taken what it needs (the first step).
+async function setUp() {
+  let model = readModel(onnx);
+  let feeds;
+  let inferenceModel;
+  if (preset) {
+    const { bindDetector } = await lib("detect/detector_binding");
+    const { PRESETS } = await lib("detect/presets");
+    const { replicateGraph } = await lib("onnx/replicate");
+    const bound = await bindDetector(model, PRESETS[preset], onnx);
+    const copies = bound.input.layout === "CHW" ? batch : 1;
+    const replicated = replicateGraph(bound.heads, copies);
+    [model, inferenceModel] = [replicated.model, bound.model];
+    const image = (i, n) => Float32Array.from({ length: n }, (_, j) => 0.5 + 0.4 * Math.sin((i * n + j) * 0.37));
+    feeds = Object.fromEntries(Array.from({ length: copies }, (_, i) => {
+      const dims = bound.input.layout === "CHW" ? [3, size, size] : [batch, 3, size, size];
+      return [replicated.nameIn(i, bound.input.name), { type: "float32", data: image(i, dims.reduce((a, b) => a * b, 1)), dims }];
+    }));
+  } else {
+    const x = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37));
+    feeds = { images: { type: "float32", data: x, dims: [batch, 3, size, size] } };
+  }
+  const outNames = model.graph.output.map((o) => o.name);
+  const trainer = await Trainer.create(
+    {
+      model,
+      ...(preset ? { inferenceModel, untieExportTies: false } : { frozen: (name) => !trained.has(name) }),
+      optimizer: { kind: "sgd" },
+      // Same loss as the torch side: Σ over outputs of mean(out²).
+      loss: (t, outs) => outNames.map((n) => t.e.op1("ReduceMean", [t.mul(outs[n], outs[n])], { keepdims: 0 }, { dtype: "float32" })).reduce((a, b) => t.add(a, b)),
+    },
+    { threads, ...(stepsPerRun ? { stepsPerRun } : {}) },
+  );
+  return { trainer, feeds };
 }
-const outNames = model.graph.output.map((o) => o.name);
-const trainer = await Trainer.create(
-  {
-    model,
-    ...(preset ? { inferenceModel, untieExportTies: false } : { frozen: (name) => !trained.has(name) }),
-    optimizer: { kind: "sgd" },
-    // Same loss as the torch side: Σ over outputs of mean(out²).
-    loss: (t, outs) => outNames.map((n) => t.e.op1("ReduceMean", [t.mul(outs[n], outs[n])], { keepdims: 0 }, { dtype: "float32" })).reduce((a, b) => t.add(a, b)),
-  },
-  { threads, ...(stepsPerRun ? { stepsPerRun } : {}) },
-);
+const { trainer, feeds } = await setUp();
 // Time to the first step: graph build, session creation and one step.
 await trainer.trainStep(feeds, 1e-4);
 const firstStep = performance.now() - t0;

@@ -39,6 +39,25 @@ describe("model IO", () => {
     expect(await run(again)).toEqual(await run(bytes));
   });
 
+  test("decoded, only large weights view the serialized bytes: nodes and small tensors own theirs", async () => {
+    // A node's attribute or a tiny constant that viewed the file would keep all of it alive.
+    const g = new GraphBuilder("views", { "": 17 });
+    const x = g.input("x", "float32", [1, 256]);
+    const big = g.initializer("big", "float32", Float32Array.from({ length: 256 * 256 }, (_, i) => Math.sin(i)), [256, 256]);
+    const small = g.initializer("small", "float32", new Float32Array(256).fill(0.5), [256]);
+    g.output(g.op1("Add", [g.op1("MatMul", [x, big]), g.op1("Mul", [small, g.constant("float32", [2], [1])])]), "y", "float32", [1, 256]);
+    const bytes = encodeModel(g.model());
+    const m = decodeModel(bytes);
+    const init = Object.fromEntries(m.graph!.initializer.map((t) => [t.name, t.rawData]));
+    expect(init.big!.buffer).toBe(bytes.buffer as ArrayBuffer);
+    expect(init.small!.buffer).not.toBe(bytes.buffer);
+    const attributeBytes = m.graph!.node.flatMap((n) => n.attribute.flatMap((a) => [a.s, ...(a.t ? [a.t.rawData] : [])])).filter((b) => b.length);
+    expect(attributeBytes.length).toBeGreaterThan(0);
+    for (const b of attributeBytes) expect(b.buffer).not.toBe(bytes.buffer);
+    // Copies leave the encoding as it was (no field turns present that was absent).
+    expect(Buffer.from(encodeModel(m)).equals(Buffer.from(bytes))).toBe(true);
+  });
+
   test("external data: written beside the model, read back inline, same outputs; onnxruntime loads it too", async () => {
     const path = join(dir, "conv.onnx");
     writeModel(path, convModel(), { externalDataThreshold: 256 });

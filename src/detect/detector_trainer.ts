@@ -2,6 +2,7 @@
 // detection loss — made one way for every host (the CLI's run loop, the browser app's worker), so
 // the same seed and backend give the same losses everywhere.
 
+import { create, type ModelProto, TensorProtoSchema } from "../onnx/proto.ts";
 import { replicateGraph } from "../onnx/replicate.ts";
 import type { ExecutionProvider } from "../runtime/session.ts";
 import { frozenInitializers } from "../train/freeze.ts";
@@ -66,4 +67,19 @@ export async function createDetectorTrainer(bound: BoundDetector, o: DetectorTra
     { executionProvider: o.backend, lossKernels: o.lossKernels, stepsPerRun: o.stepsPerRun },
   );
   return { trainer, plan, copies, frozen };
+}
+
+/**
+ * For a run that owns its bound detector, once the trainer holds the weights: the detector's own
+ * trained initializers (views of the model file, as read) would only keep the file's memory alive —
+ * a ResNet-50 detector's 129 MB for the whole run. They keep name, dims and type; the data is the
+ * trainer's (`exportModel`). The bound model and heads cannot be run after this.
+ */
+export function releaseTrainedWeights(bound: BoundDetector, trainer: Trainer): void {
+  const trained = new Set([...trainer.graph.parameters, ...trainer.graph.buffers]);
+  const shell = (m: ModelProto) => {
+    m.graph!.initializer = m.graph!.initializer.map((t) => (trained.has(t.name) ? create(TensorProtoSchema, { name: t.name, dims: t.dims, dataType: t.dataType }) : t));
+  };
+  shell(bound.model);
+  shell(bound.heads);
 }

@@ -19,7 +19,7 @@ import { fileWriteError, writeFileAtomic } from "../util/atomic_write.ts";
 import { readImage } from "../data/image.ts";
 import { AdapterError, type DetectorAdapter } from "./adapter.ts";
 import { imageBatches, makeBatch, split } from "./detector_batches.ts";
-import { createDetectorTrainer, resolveBatch } from "./detector_trainer.ts";
+import { createDetectorTrainer, releaseTrainedWeights, resolveBatch } from "./detector_trainer.ts";
 
 export { resolveBatch };
 import { bindDetector, type BoundDetector } from "./detector_binding.ts";
@@ -186,6 +186,8 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
       "evaluation.json": JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections: before.detections }), "run.json": runJson, "adapter.json": adapterJson,
     }, { epoch: 0, epochs: cfg.epochs });
   }
+  // From here on the weights are the trainer's alone.
+  releaseTrainedWeights(bound, trainer);
   // The trained weights as an inference model, BatchNorm statistics re-estimated (precise BN).
   let firstStep = true;
   const exportCalibrated = async () =>

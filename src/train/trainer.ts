@@ -3,7 +3,7 @@
 // the trained weights back into the original model.
 
 import { tensorProto } from "../onnx/builder.ts";
-import { clone, type ModelProto, ModelProtoSchema, type TensorProto } from "../onnx/proto.ts";
+import { clone, create, type ModelProto, ModelProtoSchema, type TensorProto, TensorProtoSchema } from "../onnx/proto.ts";
 import type { HostTensor, OrtTensor } from "../runtime/host_tensor.ts";
 import { download } from "../runtime/loss_kernel_backend.ts";
 import { type ExecutionProvider, RankSortSession } from "../runtime/session.ts";
@@ -18,6 +18,43 @@ function tensorOf(t: TensorProto): HostTensor {
   const raw = t.rawData;
   const bytes = raw.byteOffset % 4 === 0 ? raw : new Uint8Array(raw);
   return { type: "float32", data: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), dims: t.dims.map(Number) };
+}
+
+/**
+ * Makes the train step independent of the bytes the model was read from (the file, as a rule): the
+ * trained weights are read only by the first step (through the values that view them) and export
+ * needs only their names, so the graph keeps shells of them; constants that view a larger buffer get
+ * bytes of their own — a few frozen scales would otherwise keep the whole file alive. Once the caller
+ * lets go of its model, a step no longer carries a dead copy of every weight. Where the constants
+ * outweigh the trained weights (most of the model frozen), they stay views: copying them would cost
+ * more than it frees. Before the session is made, so a multi-step graph inherits the copies.
+ */
+function releaseWeightBytes(graph: TrainStepGraph): void {
+  const carried = new Set([...graph.parameters, ...graph.buffers]);
+  const m = graph.inferenceModel;
+  const constants = [...graph.model.graph!.initializer, ...m.graph!.initializer.filter((t) => !carried.has(t.name))];
+  const views = constants.filter((t) => t.rawData.length && t.rawData.byteLength < t.rawData.buffer.byteLength);
+  const bytes = (ts: readonly TensorProto[]) => ts.reduce((sum, t) => sum + t.rawData.length, 0);
+  const trained = [...carried].map((name) => graph.initial[name]!);
+  const own = bytes(views) <= bytes(trained) ? new Map<string, Uint8Array<ArrayBuffer>>() : undefined;
+  // One copy per name: the inference model's frozen initializer and the train graph's constant hold the same bytes.
+  const ownCopy = (t: TensorProto) => {
+    if (!own || !views.includes(t)) return t;
+    const data = own.get(t.name) ?? new Uint8Array(t.rawData);
+    own.set(t.name, data);
+    return { ...t, rawData: data };
+  };
+  graph.model.graph!.initializer = graph.model.graph!.initializer.map(ownCopy);
+  const shell = (t: TensorProto) => create(TensorProtoSchema, { name: t.name, dims: t.dims, dataType: t.dataType });
+  graph.inferenceModel = { ...m, graph: { ...m.graph!, initializer: m.graph!.initializer.map((t) => (carried.has(t.name) ? shell(t) : ownCopy(t))) } };
+}
+
+/** The trained weights' bytes, once the first step's values (their views) are replaced, are not needed. */
+function shellTrainedInitial(graph: TrainStepGraph): void {
+  for (const name of [...graph.parameters, ...graph.buffers]) {
+    const t = graph.initial[name]!;
+    graph.initial[name] = create(TensorProtoSchema, { name: t.name, dims: t.dims, dataType: t.dataType });
+  }
 }
 
 /** Steps per session run on the CPU EP: 4 already amortise the per-run output copies to a quarter. */
@@ -62,7 +99,8 @@ export class DivergenceError extends Error {
  */
 export class Trainer {
   private constructor(
-    private readonly spec: TrainStepSpec,
+    /** What a checkpoint records of the train step's spec (the spec itself holds the model). */
+    private readonly recorded: Pick<TrainStepSpec, "optimizer" | "clipGradNorm">,
     readonly graph: TrainStepGraph,
     private readonly session: RankSortSession,
     /** Parameters and optimizer state: host tensors at first, then whatever the session returned. */
@@ -84,6 +122,7 @@ export class Trainer {
     options: { executionProvider?: ExecutionProvider; lossKernels?: string; threads?: number; stepsPerRun?: number } = {},
   ): Promise<Trainer> {
     const graph = buildTrainStep(spec);
+    releaseWeightBytes(graph);
     const ep = options.executionProvider ?? "cpu";
     const kernels = Boolean(options.lossKernels && options.lossKernels !== "body");
     // Several steps per run on the CPU EP, where every run copies each output into a fresh JS buffer
@@ -116,7 +155,8 @@ export class Trainer {
       values[p] = v;
       for (const s of graph.state[p] ?? []) values[s] = { type: "float32", data: new Float32Array(v.data.length), dims: v.dims };
     }
-    return new Trainer(spec, graph, session, values, 0, multi, stepsPerRun);
+    shellTrainedInitial(graph);
+    return new Trainer({ optimizer: spec.optimizer, clipGradNorm: spec.clipGradNorm }, graph, session, values, 0, multi, stepsPerRun);
   }
 
   /**
@@ -254,7 +294,7 @@ export class Trainer {
   /** Weights, optimizer state, step and config, as a checkpoint to write or encode. */
   async checkpoint(config: Record<string, unknown> = {}): Promise<Checkpoint> {
     const tensors = await this.host(Object.keys(this.values));
-    return { step: this.step, config: { optimizer: this.spec.optimizer, clipGradNorm: this.spec.clipGradNorm, ...config }, tensors };
+    return { step: this.step, config: { optimizer: this.recorded.optimizer, clipGradNorm: this.recorded.clipGradNorm, ...config }, tensors };
   }
 
   /** Restore weights, optimizer state and step; the checkpoint must match this train step's tensors. */

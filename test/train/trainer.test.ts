@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { GraphBuilder } from "../../src/onnx/builder.ts";
-import { encodeModel } from "../../src/onnx/model_codec.ts";
+import { decodeModel, encodeModel } from "../../src/onnx/model_codec.ts";
 import type { HostTensor } from "../../src/runtime/host_tensor.ts";
 import { meanSquaredError, rankSortLossTerm } from "../../src/train/losses.ts";
 import { Trainer } from "../../src/train/trainer.ts";
@@ -104,6 +104,38 @@ describe("Trainer", () => {
     let err = 0;
     (out.y!.data as Float32Array).forEach((v, i) => (err += (v - (b.target!.data as Float32Array)[i]!) ** 2));
     expect(err / 16).toBeLessThan(0.2);
+  }, 120_000);
+
+  test("after the first step nothing the trainer holds views the bytes the model was decoded from", async () => {
+    // So a caller that lets go of its model frees the file: the trained weights' bytes are dead after step 1.
+    const rand = mulberry32(5);
+    const g = new GraphBuilder("wide");
+    const x = g.input("x", "float32", ["B", 4]);
+    const w1 = g.initializer("w1", "float32", Float32Array.from({ length: 4 * 8192 }, () => (rand() * 2 - 1) * 0.05), [4, 8192]);
+    const w2 = g.initializer("w2", "float32", Float32Array.from({ length: 8192 }, () => (rand() * 2 - 1) * 0.05), [8192, 1]);
+    const frozenBias = g.initializer("b2", "float32", new Float32Array([0.25]), [1]);
+    g.output(g.op1("Add", [g.op1("MatMul", [g.op1("Relu", [g.op1("MatMul", [x, w1])]), w2]), frozenBias]), "y", "float32", ["B", 1]);
+    const bytes = encodeModel(g.model());
+    const model = decodeModel(bytes);
+    expect(model.graph!.initializer.find((t) => t.name === "w1")!.rawData.buffer).toBe(bytes.buffer as ArrayBuffer);
+    const trainer = await Trainer.create({ ...mse({ kind: "sgd" }), model, frozen: (n: string) => n === "b2" } as never);
+    await trainer.trainStep(batch(), 0.01);
+    const views: string[] = [];
+    const seen = new Set<object>();
+    const walk = (o: unknown, path: string) => {
+      if (!o || typeof o !== "object" || seen.has(o)) return;
+      seen.add(o);
+      if (ArrayBuffer.isView(o)) return void (o.buffer === bytes.buffer && views.push(path));
+      for (const [k, v] of o instanceof Map ? o.entries() : Object.entries(o)) walk(v, `${path}.${String(k)}`);
+    };
+    walk(trainer, "trainer");
+    expect(views).toEqual([]);
+    // Export still has every weight: the trained ones from the trainer, the frozen one as it was.
+    const exported = await trainer.exportModel();
+    const w = Object.fromEntries(exported.graph!.initializer.map((t) => [t.name, new Float32Array(new Uint8Array(t.rawData).buffer)]));
+    expect(w.w1!.length).toBe(4 * 8192);
+    expect(Array.from(w.b2!)).toEqual([0.25]);
+    expect(Array.from(w.w2!)).toEqual(Array.from((await trainer.parameters()).w2!.data as Float32Array));
   }, 120_000);
 
   test("RS loss trains a scorer through RankSortLossGrad (ranking + sorting falls)", async () => {
