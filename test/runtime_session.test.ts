@@ -128,6 +128,17 @@ describe("RankSortSession", () => {
     for (const name of Object.keys(b)) expect([...(a[name]!.data as Float32Array)]).toEqual([...(b[name]!.data as Float32Array)]);
   });
 
+  test("release frees the onnxruntime sessions: a run after it fails clearly; runOnce gives one run's outputs", async () => {
+    for (const mode of ["inline", "kernels"] as const) {
+      const session = await RankSortSession.create(model, { mode });
+      const before = await session.run(feeds);
+      await session.release();
+      await expect(session.run(feeds)).rejects.toThrow(/this session was released/);
+      const once = await RankSortSession.runOnce(model, { mode }, feeds);
+      for (const name of Object.keys(before)) expect([...(once[name]!.data as Float32Array)]).toEqual([...(before[name]!.data as Float32Array)]);
+    }
+  });
+
   test("a kernel backend registered from outside plugs in by name", async () => {
     const seen: string[] = [];
     registerKernelBackend("counting", async () => {

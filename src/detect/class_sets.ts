@@ -47,8 +47,7 @@ export async function fitClassSet(bound: BoundDetector, datasetNames: readonly s
     const rebound = await bindDetector(rewritten, adapter, label);
     // The whole file (post-processing included) must still run.
     const S = rebound.input.size;
-    const session = await RankSortSession.create(rewritten, { executionProvider: "cpu", optimization: "basic" });
-    await session.run({ [rebound.input.name]: { type: "float32", data: new Float32Array((rebound.input.staticBatch ?? 1) * 3 * S * S).fill(0.5), dims: rebound.input.layout === "CHW" ? [3, S, S] : [rebound.input.staticBatch ?? 1, 3, S, S] } });
+    await RankSortSession.runOnce(rewritten, { executionProvider: "cpu", optimization: "basic" }, { [rebound.input.name]: { type: "float32", data: new Float32Array((rebound.input.staticBatch ?? 1) * 3 * S * S).fill(0.5), dims: rebound.input.layout === "CHW" ? [3, S, S] : [rebound.input.staticBatch ?? 1, 3, S, S] } });
     return rebound;
   } catch (e) {
     throw new AdapterError(`${label}: the model rewritten for ${rows.length} classes does not run: ${(e as Error).message.split("\n")[0]}`);
@@ -92,8 +91,7 @@ async function rewriteForClasses(bound: BoundDetector, classRows: number[], seed
   const batch = bound.input.staticBatch ?? 1;
   const shapes = new Map<string, number[]>();
   try {
-    const session = await RankSortSession.create(cutAtValues(bound.model, [...probe]), { executionProvider: "cpu", optimization: "basic" });
-    const out = await session.run({ [bound.input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S).fill(0.5), dims: bound.input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
+    const out = await RankSortSession.runOnce(cutAtValues(bound.model, [...probe]), { executionProvider: "cpu", optimization: "basic" }, { [bound.input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S).fill(0.5), dims: bound.input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
     for (const [k, v] of Object.entries(out)) shapes.set(k, [...v.dims]);
   } catch (e) {
     throw new AdapterError(`${label}: measuring the graph after the class branch failed: ${(e as Error).message.split("\n")[0]}`);

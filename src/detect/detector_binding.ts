@@ -161,8 +161,7 @@ async function probeHeadShapes(heads: ModelProto, names: readonly string[], inpu
   try {
     // Outside Node, Bun and Deno (a page, a worker) the probe runs on onnxruntime-web's WASM EP.
     const probe = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ? "cpu" : "wasm";
-    const session = await RankSortSession.create(heads, { executionProvider: probe, optimization: "basic" });
-    const out = await session.run({ [input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S), dims: input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
+    const out = await RankSortSession.runOnce(heads, { executionProvider: probe, optimization: "basic" }, { [input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S), dims: input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
     return Object.fromEntries(names.map((n) => [n, out[n]!.dims]));
   } catch (e) {
     throw new AdapterError(`${label}: running the model up to its head tensors failed: ${(e as Error).message.split("\n")[0]}`);

@@ -192,71 +192,76 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
   let firstStep = true;
   const exportCalibrated = async () =>
     encodeModel(await recalibrateBatchNorm(await trainer.exportModel(), () => (bound.input.staticBatch === undefined ? imageBatches(train, adapter, batchSize, 16, bound.input.name) : [])));
-  for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {
-    const order = epochOrder(train.length, seed, epoch);
-    // Progress within the epoch: restored when an interrupted epoch's steps were committed.
-    const progress = state.partial ? structuredClone(state.partial) : { step: 0, lossSum: 0, componentSums: {} as Record<string, number>, trainSeconds: 0 };
-    const commitPartial = async (signal: NodeJS.Signals): Promise<never> => {
-      state = commitRunFiles(dir, { "checkpoint.bin": await checkpointBytes() }, { epoch, epochs: cfg.epochs, partial: { ...progress, step: trainer.step } }, state);
-      const at = trainer.step - epoch * stepsPerEpoch;
-      throw new InterruptedError(signal, `interrupted by ${signal} at step ${trainer.step} (epoch ${epoch + 1}, ${at} of ${stepsPerEpoch} steps done); checkpoint committed in ${dir}; continue with the same flags and --resume`);
-    };
-    const t0 = performance.now();
-    // Steps go to the trainer in runs of up to `stepsPerRun` (one session run each on the CPU), never
-    // past the epoch's end; an interrupt is seen between runs.
-    for (let first = trainer.step - epoch * stepsPerEpoch; first < stepsPerEpoch; ) {
+  try {
+    for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {
+      const order = epochOrder(train.length, seed, epoch);
+      // Progress within the epoch: restored when an interrupted epoch's steps were committed.
+      const progress = state.partial ? structuredClone(state.partial) : { step: 0, lossSum: 0, componentSums: {} as Record<string, number>, trainSeconds: 0 };
+      const commitPartial = async (signal: NodeJS.Signals): Promise<never> => {
+        state = commitRunFiles(dir, { "checkpoint.bin": await checkpointBytes() }, { epoch, epochs: cfg.epochs, partial: { ...progress, step: trainer.step } }, state);
+        const at = trainer.step - epoch * stepsPerEpoch;
+        throw new InterruptedError(signal, `interrupted by ${signal} at step ${trainer.step} (epoch ${epoch + 1}, ${at} of ${stepsPerEpoch} steps done); checkpoint committed in ${dir}; continue with the same flags and --resume`);
+      };
+      const t0 = performance.now();
+      // Steps go to the trainer in runs of up to `stepsPerRun` (one session run each on the CPU), never
+      // past the epoch's end; an interrupt is seen between runs.
+      for (let first = trainer.step - epoch * stepsPerEpoch; first < stepsPerEpoch; ) {
+        if (stop?.signal) {
+          progress.trainSeconds += (performance.now() - t0) / 1000;
+          await commitPartial(stop.signal);
+        }
+        const run = Array.from({ length: Math.min(trainer.stepsPerRun, stepsPerEpoch - first) }, (_, i) => first + i);
+        const batches = run.map((s) => makeBatch(stepPicks(order, s, batchSize, copies > 1 || plan.perCopy !== undefined).map((i) => train[i]!), plan, stepRandom(seed, epoch, s), true));
+        const lrs = run.map((s) => stepLearningRate(cfg.lr, epoch * stepsPerEpoch + s, stepsPerEpoch, cfg.epochs * stepsPerEpoch));
+        const diverged = (e: DivergenceError, discarded: string) => {
+          const s = e.step - 1 - epoch * stepsPerEpoch;
+          return new DivergenceError(e.step, e.learningRate, `${e.what} (epoch ${epoch + 1}, step ${s + 1} of ${stepsPerEpoch})`, `${discarded}. The last good epoch is ${state.epoch}: ${join(dir, "checkpoint.bin")} and model.onnx are intact. Lower --lr (${cfg.lr} now) and start again, or continue with --resume --lr X --accept-change lr`);
+        };
+        let losses: number[];
+        try {
+          losses = await trainer.trainSteps(batches.map((b) => b.feeds), lrs);
+        } catch (e) {
+          if (e instanceof DivergenceError) throw diverged(e, "the step was discarded");
+          // onnxruntime rejecting the very first step: the model's heads do not match the preset's layout.
+          if (firstStep && /Non-zero status code|invalid dimensions|broadcast/i.test((e as Error).message)) {
+            throw new AdapterError(`${cfg.modelPath} does not fit the preset ${adapter.name}: onnxruntime rejected the first train step (${(e as Error).message.split("\n")[0]!.slice(0, 300)})`);
+          }
+          throw e;
+        }
+        firstStep = false;
+        const last = run.at(-1)!;
+        // The epoch's last update is only seen by the next forward: run one (discarded) before committing.
+        if (last === stepsPerEpoch - 1) {
+          const after = await trainer.lossAt(batches.at(-1)!.feeds);
+          if (!Number.isFinite(after)) throw diverged(new DivergenceError(trainer.step, lrs.at(-1)!, `the loss after the update is ${after}`), "the epoch was not committed");
+        }
+        losses.forEach((loss, i) => {
+          const s = run[i]!;
+          const report = trainer.stepReports[i]!;
+          progress.lossSum += loss;
+          for (const [k, v] of Object.entries(report)) progress.componentSums[k] = (progress.componentSums[k] ?? 0) + v;
+          const elapsed = progress.trainSeconds + (performance.now() - t0) / 1000;
+          cfg.onProgress?.({ epoch: epoch + 1, epochs: cfg.epochs, step: s + 1, steps: stepsPerEpoch, loss, report, etaSeconds: (elapsed / (s + 1)) * (stepsPerEpoch - s - 1 + (cfg.epochs - epoch - 1) * stepsPerEpoch) });
+        });
+        first = last + 1;
+      }
+      const trainSeconds = progress.trainSeconds + (performance.now() - t0) / 1000;
       if (stop?.signal) {
-        progress.trainSeconds += (performance.now() - t0) / 1000;
+        progress.trainSeconds = trainSeconds;
         await commitPartial(stop.signal);
       }
-      const run = Array.from({ length: Math.min(trainer.stepsPerRun, stepsPerEpoch - first) }, (_, i) => first + i);
-      const batches = run.map((s) => makeBatch(stepPicks(order, s, batchSize, copies > 1 || plan.perCopy !== undefined).map((i) => train[i]!), plan, stepRandom(seed, epoch, s), true));
-      const lrs = run.map((s) => stepLearningRate(cfg.lr, epoch * stepsPerEpoch + s, stepsPerEpoch, cfg.epochs * stepsPerEpoch));
-      const diverged = (e: DivergenceError, discarded: string) => {
-        const s = e.step - 1 - epoch * stepsPerEpoch;
-        return new DivergenceError(e.step, e.learningRate, `${e.what} (epoch ${epoch + 1}, step ${s + 1} of ${stepsPerEpoch})`, `${discarded}. The last good epoch is ${state.epoch}: ${join(dir, "checkpoint.bin")} and model.onnx are intact. Lower --lr (${cfg.lr} now) and start again, or continue with --resume --lr X --accept-change lr`);
-      };
-      let losses: number[];
-      try {
-        losses = await trainer.trainSteps(batches.map((b) => b.feeds), lrs);
-      } catch (e) {
-        if (e instanceof DivergenceError) throw diverged(e, "the step was discarded");
-        // onnxruntime rejecting the very first step: the model's heads do not match the preset's layout.
-        if (firstStep && /Non-zero status code|invalid dimensions|broadcast/i.test((e as Error).message)) {
-          throw new AdapterError(`${cfg.modelPath} does not fit the preset ${adapter.name}: onnxruntime rejected the first train step (${(e as Error).message.split("\n")[0]!.slice(0, 300)})`);
-        }
-        throw e;
-      }
-      firstStep = false;
-      const last = run.at(-1)!;
-      // The epoch's last update is only seen by the next forward: run one (discarded) before committing.
-      if (last === stepsPerEpoch - 1) {
-        const after = await trainer.lossAt(batches.at(-1)!.feeds);
-        if (!Number.isFinite(after)) throw diverged(new DivergenceError(trainer.step, lrs.at(-1)!, `the loss after the update is ${after}`), "the epoch was not committed");
-      }
-      losses.forEach((loss, i) => {
-        const s = run[i]!;
-        const report = trainer.stepReports[i]!;
-        progress.lossSum += loss;
-        for (const [k, v] of Object.entries(report)) progress.componentSums[k] = (progress.componentSums[k] ?? 0) + v;
-        const elapsed = progress.trainSeconds + (performance.now() - t0) / 1000;
-        cfg.onProgress?.({ epoch: epoch + 1, epochs: cfg.epochs, step: s + 1, steps: stepsPerEpoch, loss, report, etaSeconds: (elapsed / (s + 1)) * (stepsPerEpoch - s - 1 + (cfg.epochs - epoch - 1) * stepsPerEpoch) });
-      });
-      first = last + 1;
+      const calibrated = await exportCalibrated();
+      const evaluation = await evaluateDetector(calibrated, adapter, val);
+      const components = Object.fromEntries(Object.entries(progress.componentSums).map(([k, v]) => [k, v / stepsPerEpoch]));
+      metrics.push({ epoch: epoch + 1, loss: progress.lossSum / stepsPerEpoch, components, ...evaluation.metrics, oLRP: evaluation.oLRP, trainSeconds, imagesPerSecond: train.length / trainSeconds });
+      state = commitRunFiles(dir, {
+        "checkpoint.bin": await checkpointBytes(), "metrics.json": JSON.stringify(metrics, null, 2), "model.onnx": calibrated,
+        "evaluation.json": JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections: evaluation.detections }), "run.json": runJson, "adapter.json": adapterJson,
+      }, { epoch: epoch + 1, epochs: cfg.epochs }, state);
     }
-    const trainSeconds = progress.trainSeconds + (performance.now() - t0) / 1000;
-    if (stop?.signal) {
-      progress.trainSeconds = trainSeconds;
-      await commitPartial(stop.signal);
-    }
-    const calibrated = await exportCalibrated();
-    const evaluation = await evaluateDetector(calibrated, adapter, val);
-    const components = Object.fromEntries(Object.entries(progress.componentSums).map(([k, v]) => [k, v / stepsPerEpoch]));
-    metrics.push({ epoch: epoch + 1, loss: progress.lossSum / stepsPerEpoch, components, ...evaluation.metrics, oLRP: evaluation.oLRP, trainSeconds, imagesPerSecond: train.length / trainSeconds });
-    state = commitRunFiles(dir, {
-      "checkpoint.bin": await checkpointBytes(), "metrics.json": JSON.stringify(metrics, null, 2), "model.onnx": calibrated,
-      "evaluation.json": JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections: evaluation.detections }), "run.json": runJson, "adapter.json": adapterJson,
-    }, { epoch: epoch + 1, epochs: cfg.epochs }, state);
+  } finally {
+    // The drop-in check and the report come next: the train session's memory goes first.
+    await trainer.release();
   }
   return metrics;
 }

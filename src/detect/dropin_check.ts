@@ -49,12 +49,16 @@ export async function modelOwnDetections(model: Uint8Array, adapter: DetectorAda
     const session = await RankSortSession.create(proto, { executionProvider: "cpu" });
     const S = bound.input.size;
     const detections: ImageDetection[][] = [];
-    for (const img of images) {
-      const prep = prepareImage(img, new Float32Array(0), S, adapterNormalisation(bound.adapter));
-      const out = await session.run({ [bound.input.name]: { type: "float32", data: prep.pixels, dims: bound.input.layout === "CHW" ? [3, S, S] : [1, 3, S, S] } });
-      const { scores, boxes } = nativeDetections(bound.native, out[bound.native.output]!, 0);
-      const k = 1 / prep.scale;
-      detections.push(postprocess(scores, boxes, bound.adapter.numClasses, postprocessOptions(bound.adapter), bound.layout.perLevel).map((d) => ({ classIndex: d.classIndex, score: d.score, box: [d.box[0] * k, d.box[1] * k, d.box[2] * k, d.box[3] * k] })));
+    try {
+      for (const img of images) {
+        const prep = prepareImage(img, new Float32Array(0), S, adapterNormalisation(bound.adapter));
+        const out = await session.run({ [bound.input.name]: { type: "float32", data: prep.pixels, dims: bound.input.layout === "CHW" ? [3, S, S] : [1, 3, S, S] } });
+        const { scores, boxes } = nativeDetections(bound.native, out[bound.native.output]!, 0);
+        const k = 1 / prep.scale;
+        detections.push(postprocess(scores, boxes, bound.adapter.numClasses, postprocessOptions(bound.adapter), bound.layout.perLevel).map((d) => ({ classIndex: d.classIndex, score: d.score, box: [d.box[0] * k, d.box[1] * k, d.box[2] * k, d.box[3] * k] })));
+      }
+    } finally {
+      await session.release();
     }
     return { detections, background: 0 };
   }
@@ -71,23 +75,27 @@ export async function modelOwnDetections(model: Uint8Array, adapter: DetectorAda
   const offset = adapter.backgroundChannel ? 1 : 0;
   let background = 0;
   const detections: ImageDetection[][] = [];
-  for (const img of images) {
-    const prep = prepareImage(img, new Float32Array(0), S, adapterNormalisation(adapter));
-    const feed: HostTensor = { type: "float32", data: prep.pixels, dims: bound.input.layout === "CHW" ? [3, S, S] : [1, 3, S, S] };
-    const out = await session.run({ [bound.input.name]: feed });
-    const boxes = out[boxesName]!.data as Float32Array;
-    const scores = out[scoresName]!.data as Float32Array;
-    const labels = Array.from(out[labelsName]!.data as ArrayLike<number | bigint>, Number);
-    const k = 1 / prep.scale;
-    const found: ImageDetection[] = [];
-    labels.forEach((label, i) => {
-      if (label < offset) {
-        background++;
-        return;
-      }
-      found.push({ classIndex: label - offset, score: scores[i]!, box: [boxes[4 * i]! * k, boxes[4 * i + 1]! * k, boxes[4 * i + 2]! * k, boxes[4 * i + 3]! * k] });
-    });
-    detections.push(found);
+  try {
+    for (const img of images) {
+      const prep = prepareImage(img, new Float32Array(0), S, adapterNormalisation(adapter));
+      const feed: HostTensor = { type: "float32", data: prep.pixels, dims: bound.input.layout === "CHW" ? [3, S, S] : [1, 3, S, S] };
+      const out = await session.run({ [bound.input.name]: feed });
+      const boxes = out[boxesName]!.data as Float32Array;
+      const scores = out[scoresName]!.data as Float32Array;
+      const labels = Array.from(out[labelsName]!.data as ArrayLike<number | bigint>, Number);
+      const k = 1 / prep.scale;
+      const found: ImageDetection[] = [];
+      labels.forEach((label, i) => {
+        if (label < offset) {
+          background++;
+          return;
+        }
+        found.push({ classIndex: label - offset, score: scores[i]!, box: [boxes[4 * i]! * k, boxes[4 * i + 1]! * k, boxes[4 * i + 2]! * k, boxes[4 * i + 3]! * k] });
+      });
+      detections.push(found);
+    }
+  } finally {
+    await session.release();
   }
   return { detections, background };
 }
@@ -141,7 +149,13 @@ export function compareImageDetections(a: ImageDetection[], b: ImageDetection[])
 
 export async function checkDropIn(model: Uint8Array, adapter: DetectorAdapter, images: readonly RGBImage[]): Promise<DropInCheck> {
   const own = await modelOwnDetections(model, adapter, images);
-  const ours = await (await DetectorRunner.create(model, adapter)).detect(images);
+  const runner = await DetectorRunner.create(model, adapter);
+  let ours: ImageDetection[][];
+  try {
+    ours = await runner.detect(images);
+  } finally {
+    await runner.release();
+  }
   // Detections right at the threshold or the top-k cut can flip on float rounding; compare above it.
   const floor = (adapter.postprocess?.scoreThreshold ?? 0) + 0.01;
   let [nModel, nOurs, matched, compared] = [0, 0, 0, 0];

@@ -13,14 +13,19 @@ export async function evaluateDetector(modelBytes: Uint8Array, adapter: Detector
   const runner = await DetectorRunner.create(modelBytes, adapter, { batch, label, executionProvider });
   const detections: Detection[] = [];
   const gts: GroundTruth[] = [];
-  for (let i = 0; i < samples.length; i += batch) {
-    const chunk = samples.slice(i, i + batch);
-    const found = await runner.detect(chunk.map((s) => readImage(s.path)));
-    chunk.forEach((s, b) => {
-      // The file's own annotations (crowds included, float64 COCO boxes): pycocotools' ground truth.
-      for (const a of s.annotations) gts.push({ image: s.imageId, category: a.classIndex, box: [a.bbox[0], a.bbox[1], a.bbox[0] + a.bbox[2], a.bbox[1] + a.bbox[3]], bbox: a.bbox, area: a.area, iscrowd: a.iscrowd, ignore: a.ignore });
-      for (const d of found[b]!) detections.push({ image: s.imageId, category: d.classIndex, score: d.score, box: d.box });
-    });
+  try {
+    for (let i = 0; i < samples.length; i += batch) {
+      const chunk = samples.slice(i, i + batch);
+      const found = await runner.detect(chunk.map((s) => readImage(s.path)));
+      chunk.forEach((s, b) => {
+        // The file's own annotations (crowds included, float64 COCO boxes): pycocotools' ground truth.
+        for (const a of s.annotations) gts.push({ image: s.imageId, category: a.classIndex, box: [a.bbox[0], a.bbox[1], a.bbox[0] + a.bbox[2], a.bbox[1] + a.bbox[3]], bbox: a.bbox, area: a.area, iscrowd: a.iscrowd, ignore: a.ignore });
+        for (const d of found[b]!) detections.push({ image: s.imageId, category: d.classIndex, score: d.score, box: d.box });
+      });
+    }
+  } finally {
+    // A training run evaluates every epoch: each evaluation's session goes when it is done.
+    await runner.release();
   }
   const metrics = cocoMetrics(detections, gts, { categories: Array.from({ length: runner.adapter.numClasses }, (_, c) => c) });
   return { metrics, oLRP: metrics.oLRP, detections };

@@ -90,9 +90,8 @@ export async function inspectModel(source: ModelProto, label: string, dataset?: 
   const names = leaves.map((n) => n.output[0]!);
   let dims: Record<string, readonly number[]>;
   try {
-    const session = await RankSortSession.create(cutAtValues(model, names), { executionProvider: "cpu", optimization: "basic" });
     const batch = input.staticBatch ?? 1;
-    const out = await session.run({ [input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S), dims: input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
+    const out = await RankSortSession.runOnce(cutAtValues(model, names), { executionProvider: "cpu", optimization: "basic" }, { [input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S), dims: input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
     dims = Object.fromEntries(names.map((n) => [n, out[n]!.dims]));
   } catch (e) {
     throw new AdapterError(`${label}: running the model to its last convolutions failed: ${(e as Error).message.split("\n")[0]}`);

@@ -35,8 +35,7 @@ export async function inspectNative(model: ModelProto, input: ModelImageInput, l
   const names = [output, ...headConvs.map((n) => n.output[0]!)];
   let out: Record<string, { dims: readonly number[]; data: unknown }>;
   try {
-    const session = await RankSortSession.create(cutAtValues(model, names), { executionProvider: "cpu", optimization: "basic" });
-    out = await session.run({ [input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S).fill(0.5), dims: input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
+    out = await RankSortSession.runOnce(cutAtValues(model, names), { executionProvider: "cpu", optimization: "basic" }, { [input.name]: { type: "float32", data: new Float32Array(batch * 3 * S * S).fill(0.5), dims: input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
   } catch {
     return undefined;
   }

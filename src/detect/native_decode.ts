@@ -5,7 +5,6 @@
 // construction. Anchor points and strides here serve assignment only (ATSS on points with a virtual
 // 8·stride square anchor, as the ATSS paper's anchor-free setup); the model keeps its own.
 
-import { encodeModel } from "../onnx/model_codec.ts";
 import { cutAtValues, definedValues } from "../onnx/cut.ts";
 import type { GraphProto, ModelProto, NodeProto } from "../onnx/proto.ts";
 import type { HostTensor } from "../runtime/host_tensor.ts";
@@ -137,10 +136,9 @@ async function probe(model: ModelProto, names: string[], input: ModelImageInput,
   const S = input.size;
   const batch = input.staticBatch ?? 1;
   try {
-    const session = await RankSortSession.create(encodeModel(cutAtValues(model, names)), { executionProvider: "cpu" });
     // A mid-grey image: class scores of any model are defined there.
     const pixels = new Float32Array(batch * 3 * S * S).fill(0.5);
-    return await session.run({ [input.name]: { type: "float32", data: pixels, dims: input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
+    return await RankSortSession.runOnce(cutAtValues(model, names), { executionProvider: "cpu" }, { [input.name]: { type: "float32", data: pixels, dims: input.layout === "CHW" ? [3, S, S] : [batch, 3, S, S] } });
   } catch (e) {
     throw new AdapterError(`${label}: running the model to ${names.map((n) => `"${n}"`).join(", ")} failed: ${(e as Error).message.split("\n")[0]}`);
   }

@@ -31,7 +31,12 @@ export async function predict(model: Uint8Array, adapter: DetectorAdapter, image
   const threshold = options.scoreThreshold ?? 0.3;
   if (!(threshold >= 0 && threshold <= 1)) throw new RangeError(`score threshold must be within 0…1, got ${threshold}`);
   const runner = await DetectorRunner.create(model, adapter, { executionProvider: options.executionProvider, batch: options.batch });
-  const found = await runner.detect(images);
+  let found: ImageDetection[][];
+  try {
+    found = await runner.detect(images);
+  } finally {
+    await runner.release();
+  }
   // Boxes may reach past the border (decoded regressions); clipped to the image, as COCO results are.
   return found.map((dets, i) => {
     const { width, height } = images[i]!;

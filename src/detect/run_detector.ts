@@ -5,7 +5,7 @@
 
 import { prepareImage } from "../data/batch.ts";
 import type { RGBImage } from "../data/image.ts";
-import { decodeModel, encodeModel } from "../onnx/model_codec.ts";
+import { decodeModel } from "../onnx/model_codec.ts";
 import type { ModelProto } from "../onnx/proto.ts";
 import type { HostTensor } from "../runtime/host_tensor.ts";
 import { type ExecutionProvider, RankSortSession } from "../runtime/session.ts";
@@ -111,9 +111,14 @@ export class DetectorRunner {
   }
 
   static async fromBinding(bound: BoundDetector, options: DetectorRunnerOptions = {}): Promise<DetectorRunner> {
-    const session = await RankSortSession.create(encodeModel(bound.heads), { executionProvider: options.executionProvider ?? "cpu" });
+    const session = await RankSortSession.create(bound.heads, { executionProvider: options.executionProvider ?? "cpu" });
     const batch = bound.input.staticBatch ?? options.batch ?? 8;
     return new DetectorRunner(session, bound, { batch, postprocess: options.postprocess ?? postprocessOptions(bound.adapter) });
+  }
+
+  /** Frees the onnxruntime session's memory now (see RankSortSession.release); detect fails after. */
+  release(): Promise<void> {
+    return this.session.release();
   }
 
   /** Detections per image, in the order given. */

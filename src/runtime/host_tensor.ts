@@ -32,6 +32,7 @@ export interface OrtInferenceSession {
   inputNames: readonly string[];
   outputNames: readonly string[];
   run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
 }
 
 export function toOrt(ort: OrtModule, t: HostTensor): OrtTensor {

@@ -38,20 +38,24 @@ export async function recalibrateBatchNorm(model: ModelProto, makeBatches: () =>
   probe.graph!.output.push(...outputs.map((o) => valueInfo(o, "float32")));
   const session = await RankSortSession.create(probe, { executionProvider });
   const sums = new Map<string, { s: Float64Array; s2: Float64Array; v: Float64Array }>();
-  for (const feeds of batches) {
-    const out = await session.run(feeds);
-    probe.graph!.node.forEach((n) => {
-      if (n.opType !== "BatchNormalization" || !out[n.output[1]!]) return;
-      const m = out[n.output[1]!]!.data as Float32Array;
-      const v = out[n.output[2]!]!.data as Float32Array;
-      const acc = sums.get(n.input[3]!) ?? { s: new Float64Array(m.length), s2: new Float64Array(m.length), v: new Float64Array(m.length) };
-      for (let c = 0; c < m.length; c++) {
-        acc.s[c]! += m[c]!;
-        acc.s2[c]! += m[c]! * m[c]!;
-        acc.v[c]! += v[c]!;
-      }
-      sums.set(n.input[3]!, acc);
-    });
+  try {
+    for (const feeds of batches) {
+      const out = await session.run(feeds);
+      probe.graph!.node.forEach((n) => {
+        if (n.opType !== "BatchNormalization" || !out[n.output[1]!]) return;
+        const m = out[n.output[1]!]!.data as Float32Array;
+        const v = out[n.output[2]!]!.data as Float32Array;
+        const acc = sums.get(n.input[3]!) ?? { s: new Float64Array(m.length), s2: new Float64Array(m.length), v: new Float64Array(m.length) };
+        for (let c = 0; c < m.length; c++) {
+          acc.s[c]! += m[c]!;
+          acc.s2[c]! += m[c]! * m[c]!;
+          acc.v[c]! += v[c]!;
+        }
+        sums.set(n.input[3]!, acc);
+      });
+    }
+  } finally {
+    await session.release();
   }
   const k = batches.length;
   const replaced = new Map<string, Float32Array>();

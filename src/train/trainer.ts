@@ -2,8 +2,7 @@
 // (onnxruntime tensors, GPU buffers on WebGPU), checkpoints save and restore them, and export writes
 // the trained weights back into the original model.
 
-import { tensorProto } from "../onnx/builder.ts";
-import { clone, create, type ModelProto, ModelProtoSchema, type TensorProto, TensorProtoSchema } from "../onnx/proto.ts";
+import { clone, create, DataType, type ModelProto, ModelProtoSchema, type TensorProto, TensorProtoSchema } from "../onnx/proto.ts";
 import type { HostTensor, OrtTensor } from "../runtime/host_tensor.ts";
 import { download } from "../runtime/loss_kernel_backend.ts";
 import { type ExecutionProvider, RankSortSession } from "../runtime/session.ts";
@@ -316,15 +315,29 @@ export class Trainer {
   }
 
   /**
+   * Frees the session's onnxruntime memory (its arena holds a step's activations and gradients) now
+   * rather than at some later garbage collection; checkpoints and export need the values only, which
+   * stay. Steps fail after this.
+   */
+  release(): Promise<void> {
+    return this.session.release();
+  }
+
+  /**
    * The inference model with the trained weights: the original graph, names and opset (Identity
    * ties the exporter made between equal initializers become separate initializers of those names).
+   * Its trained weights view the trainer's current values: copy one before changing it.
    */
   async exportModel(): Promise<ModelProto> {
     const out = clone(ModelProtoSchema, this.graph.inferenceModel);
     const trained = await this.host([...this.graph.parameters, ...this.graph.buffers]);
+    // The trained tensors view the trainer's values (which no step writes into: each replaces them),
+    // so an export is encoded without first copying every weight once more.
     out.graph!.initializer = out.graph!.initializer.map((t) => {
       const v = trained[t.name];
-      return v ? tensorProto(t.name, "float32", v.data as Float32Array, v.dims) : t;
+      if (!v) return t;
+      const data = v.data as Float32Array;
+      return create(TensorProtoSchema, { name: t.name, dataType: DataType.FLOAT, dims: v.dims.map(BigInt), rawData: new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength) });
     });
     // BatchNorm exported in training mode becomes the inference form, using the running statistics.
     const outputs = new Set(out.graph!.output.map((o) => o.name));
