@@ -2,7 +2,8 @@
 // detection loss — made one way for every host (the CLI's run loop, the browser app's worker), so
 // the same seed and backend give the same losses everywhere.
 
-import { create, type ModelProto, TensorProtoSchema } from "../onnx/proto.ts";
+import { tensorShell } from "../onnx/builder.ts";
+import type { ModelProto } from "../onnx/proto.ts";
 import { replicateGraph } from "../onnx/replicate.ts";
 import type { ExecutionProvider } from "../runtime/session.ts";
 import { frozenInitializers } from "../train/freeze.ts";
@@ -78,7 +79,7 @@ export async function createDetectorTrainer(bound: BoundDetector, o: DetectorTra
 export function releaseTrainedWeights(bound: BoundDetector, trainer: Trainer): void {
   const trained = new Set([...trainer.graph.parameters, ...trainer.graph.buffers]);
   const shell = (m: ModelProto) => {
-    m.graph!.initializer = m.graph!.initializer.map((t) => (trained.has(t.name) ? create(TensorProtoSchema, { name: t.name, dims: t.dims, dataType: t.dataType }) : t));
+    m.graph!.initializer = m.graph!.initializer.map((t) => (trained.has(t.name) ? tensorShell(t) : t));
   };
   shell(bound.model);
   shell(bound.heads);

@@ -127,6 +127,11 @@ export function tensorProto(name: string, dtype: DTypeName, data: TypedArray | r
   return create(TensorProtoSchema, { name, dataType: DTYPE_CODE[dtype], dims: dims.map((d) => BigInt(d)), rawData: bytes });
 }
 
+/** A tensor's name, dims and type without its data: a placeholder for weights held elsewhere. */
+export function tensorShell(t: TensorProto): TensorProto {
+  return create(TensorProtoSchema, { name: t.name, dims: t.dims, dataType: t.dataType });
+}
+
 export function valueInfo(name: string, dtype?: DTypeName, shape?: readonly (number | string)[]): ValueInfoProto {
   const v = create(ValueInfoProtoSchema, { name });
   if (dtype) {

@@ -2,6 +2,7 @@
 // (onnxruntime tensors, GPU buffers on WebGPU), checkpoints save and restore them, and export writes
 // the trained weights back into the original model.
 
+import { tensorShell } from "../onnx/builder.ts";
 import { clone, create, DataType, type ModelProto, ModelProtoSchema, type TensorProto, TensorProtoSchema } from "../onnx/proto.ts";
 import type { HostTensor, OrtTensor } from "../runtime/host_tensor.ts";
 import { download } from "../runtime/loss_kernel_backend.ts";
@@ -32,28 +33,24 @@ function releaseWeightBytes(graph: TrainStepGraph): void {
   const carried = new Set([...graph.parameters, ...graph.buffers]);
   const m = graph.inferenceModel;
   const constants = [...graph.model.graph!.initializer, ...m.graph!.initializer.filter((t) => !carried.has(t.name))];
-  const views = constants.filter((t) => t.rawData.length && t.rawData.byteLength < t.rawData.buffer.byteLength);
-  const bytes = (ts: readonly TensorProto[]) => ts.reduce((sum, t) => sum + t.rawData.length, 0);
+  const views = new Set(constants.filter((t) => t.rawData.length && t.rawData.byteLength < t.rawData.buffer.byteLength));
+  const bytes = (ts: Iterable<TensorProto>) => [...ts].reduce((sum, t) => sum + t.rawData.length, 0);
   const trained = [...carried].map((name) => graph.initial[name]!);
   const own = bytes(views) <= bytes(trained) ? new Map<string, Uint8Array<ArrayBuffer>>() : undefined;
   // One copy per name: the inference model's frozen initializer and the train graph's constant hold the same bytes.
   const ownCopy = (t: TensorProto) => {
-    if (!own || !views.includes(t)) return t;
+    if (!own || !views.has(t)) return t;
     const data = own.get(t.name) ?? new Uint8Array(t.rawData);
     own.set(t.name, data);
     return { ...t, rawData: data };
   };
   graph.model.graph!.initializer = graph.model.graph!.initializer.map(ownCopy);
-  const shell = (t: TensorProto) => create(TensorProtoSchema, { name: t.name, dims: t.dims, dataType: t.dataType });
-  graph.inferenceModel = { ...m, graph: { ...m.graph!, initializer: m.graph!.initializer.map((t) => (carried.has(t.name) ? shell(t) : ownCopy(t))) } };
+  graph.inferenceModel = { ...m, graph: { ...m.graph!, initializer: m.graph!.initializer.map((t) => (carried.has(t.name) ? tensorShell(t) : ownCopy(t))) } };
 }
 
 /** The trained weights' bytes, once the first step's values (their views) are replaced, are not needed. */
 function shellTrainedInitial(graph: TrainStepGraph): void {
-  for (const name of [...graph.parameters, ...graph.buffers]) {
-    const t = graph.initial[name]!;
-    graph.initial[name] = create(TensorProtoSchema, { name: t.name, dims: t.dims, dataType: t.dataType });
-  }
+  for (const name of [...graph.parameters, ...graph.buffers]) graph.initial[name] = tensorShell(graph.initial[name]!);
 }
 
 /** Steps per session run on the CPU EP: 4 already amortise the per-run output copies to a quarter. */
