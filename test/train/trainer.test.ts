@@ -1,7 +1,8 @@
 // Train-step graphs: a tiny model overfits a tiny batch (cpu, wasm), SGD/AdamW/clipping/frozen
 // parameters behave, resume continues with the same losses, and export keeps the original graph.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -136,6 +137,25 @@ describe("Trainer", () => {
     expect(w.w1!.length).toBe(4 * 8192);
     expect(Array.from(w.b2!)).toEqual([0.25]);
     expect(Array.from(w.w2!)).toEqual(Array.from((await trainer.parameters()).w2!.data as Float32Array));
+  }, 120_000);
+
+  test("on Node, the model file's bytes and the starting weights are freed when the second step starts", () => {
+    // Not at the runtime's leisure: its next major collection can come after the second step has
+    // allocated as much again, and the process's peak would carry the file (R18 detector: +40 MB).
+    const root = join(import.meta.dir, "..", "..");
+    const out = join(root, "node_modules", ".ranksort-test");
+    mkdirSync(out, { recursive: true });
+    const bundle = join(out, `first-step-release-${process.pid}.mjs`);
+    try {
+      const bun = join(root, "node_modules", ".bin", "bun");
+      const b = spawnSync(bun, ["build", join(root, "test", "support", "first_step_release.ts"), "--target", "node", "--external", "onnxruntime-node", "--external", "onnxruntime-web", "--outfile", bundle], { encoding: "utf8" });
+      expect(b.status).toBe(0);
+      const r = spawnSync("node", [bundle], { encoding: "utf8", cwd: root });
+      expect(r.stderr).toBe("");
+      expect(JSON.parse(r.stdout)).toEqual({ "stepsPerRun 1": { file: true, starting: true }, "stepsPerRun 4": { file: true, starting: true } });
+    } finally {
+      rmSync(bundle, { force: true });
+    }
   }, 120_000);
 
   test("RS loss trains a scorer through RankSortLossGrad (ranking + sorting falls)", async () => {
