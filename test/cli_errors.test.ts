@@ -1,7 +1,7 @@
 // Every bad input is one line `ranksort <command>: …` naming the problem, exit 2, no stack trace
 // (RANKSORT_DEBUG=1 adds it); internal errors exit 1 asking for a report. One row per input.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { reportError } from "../src/cli/error_report.ts";
@@ -78,6 +78,17 @@ describe("one-line errors", () => {
       expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace
     });
   }
+
+  test("a refused run without --out leaves no runs/ folder behind (nor an existing one's new entry)", () => {
+    const cwd = join(dir, "cwd-fresh");
+    mkdirSync(cwd);
+    const r = ranksort(["train", "--model", join(dir, "missing.onnx"), "--preset", "tiny-fcos", "--data", base, "--epochs", "1"], { cwd });
+    expect(r.status).toBe(2);
+    expect(readdirSync(cwd)).toEqual([]);
+    mkdirSync(join(cwd, "runs", "train"), { recursive: true });
+    expect(ranksort(["train", "--model", join(dir, "missing.onnx"), "--preset", "tiny-fcos", "--data", base, "--epochs", "1"], { cwd }).status).toBe(2);
+    expect(readdirSync(join(cwd, "runs"))).toEqual(["train"]);
+  });
 
   test("RANKSORT_DEBUG=1 adds the stack", () => {
     const r = ranksort(train(base, "--lr", ""), { env: { RANKSORT_DEBUG: "1" } });

@@ -2,7 +2,7 @@
 
 import { parseArgs } from "node:util";
 import { loadAdapter, PRESETS } from "../../detect/adapter.ts";
-import { rmdirSync } from "node:fs";
+import { existsSync, rmdirSync } from "node:fs";
 import { type EpochMetrics, type Progress, trainDetector } from "../../detect/detector_training.ts";
 import { freshRunFolder } from "../../train/run_folder.ts";
 import { ACCEPTABLE_CHANGES } from "../../train/run_signature.ts";
@@ -129,6 +129,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const batch = values.batch === undefined ? undefined : num("batch", values.batch, 1, true);
   const lr = num("lr", values.lr, 0);
   const adapter = loadAdapter(values.preset!);
+  const runsExisted = existsSync("runs");
   const outDir = values.out ?? freshRunFolder("runs", "train");
   if (!values.out) console.error(`run folder: ${outDir}`);
   const tty = process.stderr.isTTY;
@@ -160,7 +161,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
       else if (p.step === p.steps) process.stderr.write(`${progressLine(p)}\n`);
     },
   }).catch((e) => {
-    if (!values.out) removeIfEmpty(outDir); // a fresh folder that got nothing is not left behind
+    if (!values.out) {
+      // A fresh folder that got nothing is not left behind, nor the runs/ folder made for it.
+      removeIfEmpty(outDir);
+      if (!runsExisted) removeIfEmpty("runs");
+    }
     throw e;
   });
   if (tty) process.stderr.write("\n");
