@@ -10,7 +10,7 @@ import { encodeModel } from "../onnx/model_codec.ts";
 import { readModel } from "../onnx/model_io.ts";
 import type { ExecutionProvider } from "../runtime/session.ts";
 import { recalibrateBatchNorm } from "../train/precise_batch_norm.ts";
-import { encodeCheckpoint, readCheckpoint } from "../train/checkpoint.ts";
+import { checkpointChunks, readCheckpoint } from "../train/checkpoint.ts";
 import { clearRunFolder, commitRunFiles, holdsRun, lockRunFolder, readCommitted, recoverRunFolder, RunFolderError, type RunState } from "../train/run_folder.ts";
 import { checkResumeSignature, dataFingerprint, modelFingerprint, type RunSignature } from "../train/run_signature.ts";
 import { InterruptedError, watchStopSignals } from "../train/stop_signals.ts";
@@ -156,7 +156,7 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
   const runJson = JSON.stringify({ data: cfg.dataDir, val: cfg.valDir ?? null, valFraction: cfg.valDir ? null : (cfg.valFraction ?? 0.2), seed, adapter, frozen: frozen.size, loss: cfg.loss, optimizer: cfg.optimizer, batch: batchSize, lr: cfg.lr, epochs: cfg.epochs, backend: cfg.backend, lossKernels: cfg.lossKernels ?? "body", stepsPerRun: trainer.stepsPerRun }, null, 2);
   // The adapter of the exported model (its class set may differ from the given one): for eval/predict.
   const adapterJson = JSON.stringify(adapter, null, 2) + "\n";
-  const checkpointBytes = async () => encodeCheckpoint(await trainer.checkpoint({ adapter: adapter.name, loss: cfg.loss, run: signature }));
+  const checkpointBytes = async () => checkpointChunks(await trainer.checkpoint({ adapter: adapter.name, loss: cfg.loss, run: signature }));
   let metrics: EpochMetrics[];
   let state: RunState;
   if (committed) {

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { fileWriteError, removeStaleTempFiles, syncDirectory, writeFileAtomic } from "../util/atomic_write.ts";
+import { type FileContent, fileWriteError, removeStaleTempFiles, syncDirectory, writeFileAtomic } from "../util/atomic_write.ts";
 
 /** A problem with the run folder or a resume request: one line, the user's to fix (exit 2). */
 export class RunFolderError extends Error {
@@ -37,7 +37,11 @@ const LOCK = "lock";
 /** Files a run writes (cleared by --overwrite). */
 export const RUN_FILES = ["checkpoint.bin", "metrics.json", "model.onnx", "evaluation.json", "run.json", STATE, "report.html"];
 
-export const sha256 = (data: string | Uint8Array) => createHash("sha256").update(data).digest("hex");
+export function sha256(data: FileContent): string {
+  const hash = createHash("sha256");
+  for (const chunk of typeof data === "string" || data instanceof Uint8Array ? [data] : data) hash.update(chunk);
+  return hash.digest("hex");
+}
 
 // ---------------------------------------------------------------- lock
 
@@ -108,7 +112,7 @@ export function lockRunFolder(dir: string): () => void {
 // ---------------------------------------------------------------- commit and recovery
 
 /** Stage `files`, write the journal (the commit point), then move them into place. */
-export function commitRunFiles(dir: string, files: Record<string, string | Uint8Array>, state: Omit<RunState, "format" | "version" | "files">, previous?: RunState): RunState {
+export function commitRunFiles(dir: string, files: Record<string, FileContent>, state: Omit<RunState, "format" | "version" | "files">, previous?: RunState): RunState {
   const pending = join(dir, PENDING);
   rmSync(pending, { recursive: true, force: true });
   const hashes: Record<string, string> = { ...(previous?.files ?? {}) };

@@ -39,7 +39,10 @@ export function fileWriteError(path: string, e: unknown): FileWriteError {
 /** Temporary files that writeFileAtomic leaves behind when a process dies mid-write. */
 export const TEMP_FILE = /^\..+\.\d+\.\d+\.tmp$/;
 
-export function writeFileAtomic(path: string, data: string | Uint8Array, options: { durable?: boolean } = {}): void {
+/** A file's content: text, bytes, or bytes in consecutive chunks (written one after another, never joined). */
+export type FileContent = string | Uint8Array | readonly Uint8Array[];
+
+export function writeFileAtomic(path: string, data: FileContent, options: { durable?: boolean } = {}): void {
   const { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } = fs(`writing ${path}`);
   const { basename, dirname, join } = path_(`writing ${path}`);
   const dir = dirname(path);
@@ -52,8 +55,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
   try {
     const fd = openSync(tmp, "w");
     try {
-      const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-      for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off, bytes.byteLength - off);
+      const chunks = typeof data === "string" ? [new TextEncoder().encode(data)] : data instanceof Uint8Array ? [data] : data;
+      for (const bytes of chunks) for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off, bytes.byteLength - off);
       if (options.durable) fsyncSync(fd);
     } finally {
       closeSync(fd);

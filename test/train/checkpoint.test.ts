@@ -4,7 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CheckpointError, encodeCheckpoint, readCheckpoint, writeCheckpoint } from "../../src/train/checkpoint.ts";
+import { CheckpointError, checkpointChunks, encodeCheckpoint, readCheckpoint, writeCheckpoint } from "../../src/train/checkpoint.ts";
 import { FileWriteError, writeFileAtomic } from "../../src/util/atomic_write.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ranksort-ckpt-"));
@@ -33,6 +33,22 @@ describe("checkpoints", () => {
     expect(c.step).toBe(12);
     expect(Array.from(c.tensors.w!.data as Float32Array)).toEqual([1, 2, 3, 4]);
     expect(c.tensors.w!.dims).toEqual([2, 2]);
+  });
+
+  test("written in chunks that view the tensors: the same bytes as the joined encoding, no copy of the data", () => {
+    // Three bytes of int8 then float32: the first tensor needs padding before the second.
+    const small = { type: "int8" as const, data: Int8Array.from([1, -2, 3]), dims: [3] };
+    const big = { type: "float32" as const, data: Float32Array.from({ length: 1000 }, (_, i) => i / 7), dims: [10, 100] };
+    const ckpt = { step: 3, config: { lr: 0.1 }, tensors: { small, big } };
+    const chunks = checkpointChunks(ckpt);
+    expect(chunks.some((c) => c.buffer === big.data.buffer && c.byteLength === big.data.byteLength)).toBe(true);
+    const joined = encodeCheckpoint(ckpt);
+    const path = join(dir, "chunked.bin");
+    writeCheckpoint(path, ckpt);
+    expect(Buffer.compare(readFileSync(path), joined)).toBe(0);
+    const back = readCheckpoint(path);
+    expect(Array.from(back.tensors.small!.data as Int8Array)).toEqual([1, -2, 3]);
+    expect(Array.from(back.tensors.big!.data as Float32Array)).toEqual(Array.from(big.data));
   });
 
   const flipped = new Uint8Array(good);
