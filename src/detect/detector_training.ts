@@ -179,10 +179,11 @@ async function runEpochs(cfg: DetectorTrainConfig, bound: BoundDetector, batchSi
     if (state.epochs !== cfg.epochs) state = { ...state, epochs: cfg.epochs };
   } else {
     // Epoch 0: the model as given, so the table shows where training started.
-    const before = await evaluateDetector(encodeModel(model), adapter, val);
+    const modelBytes = encodeModel(model); // one encoding for the evaluation and the commit
+    const before = await evaluateDetector(modelBytes, adapter, val);
     metrics = [{ epoch: 0, loss: null, components: {}, ...before.metrics, oLRP: before.oLRP, trainSeconds: 0, imagesPerSecond: 0 }];
     state = commitRunFiles(dir, {
-      "checkpoint.bin": await checkpointBytes(), "metrics.json": JSON.stringify(metrics, null, 2), "model.onnx": encodeModel(model),
+      "checkpoint.bin": await checkpointBytes(), "metrics.json": JSON.stringify(metrics, null, 2), "model.onnx": modelBytes,
       "evaluation.json": JSON.stringify({ validationImageIds: val.map((s) => s.imageId), detections: before.detections }), "run.json": runJson, "adapter.json": adapterJson,
     }, { epoch: 0, epochs: cfg.epochs });
   }
